@@ -1,0 +1,54 @@
+// A generation: the immutable table of loaded plugin versions and their
+// handlers. The dispatcher runs each event against the generation that was
+// current when the event started; a reload publishes a new generation
+// atomically and the old one is released (and its replaced plugins unloaded)
+// when its last event finishes.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "host/plugins/declarations.h"
+#include "nitric/proto/websockets/v1/websockets.pb.h"
+
+namespace nitric::host {
+
+namespace wsproto = ::nitric::proto::websockets::v1;
+
+class Generation {
+ public:
+  virtual ~Generation() = default;
+
+  // Runs every handler registered for (event.socket_name(), type), in plugin
+  // load order. On Connect the chain stops at the first reject (an explicit
+  // reject, a handler error or an escaped exception). Returns true when the
+  // connection is rejected; always false for other event types. Handler
+  // failures are logged here. Never throws. Thread-safe: called concurrently
+  // from the worker pool for different connections.
+  virtual bool Handle(wsproto::WebsocketEventType type,
+                      const wsproto::WebsocketEventRequest& event) const = 0;
+
+  // What this generation's plugins declared.
+  virtual const Declarations& declarations() const = 0;
+
+  // 1 for the first generation, +1 per successful reload.
+  virtual uint64_t number() const = 0;
+};
+
+// The current generation, swapped atomically. Readers take a reference that
+// keeps their generation alive until they drop it.
+class GenerationSlot {
+ public:
+  std::shared_ptr<const Generation> Current() const {
+    return std::atomic_load_explicit(&current_, std::memory_order_acquire);
+  }
+  void Publish(std::shared_ptr<const Generation> next) {
+    std::atomic_store_explicit(&current_, std::move(next), std::memory_order_release);
+  }
+
+ private:
+  std::shared_ptr<const Generation> current_;
+};
+
+}  // namespace nitric::host

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the suite needs, builds everything and runs the whole test
+# suite (unit, integration, end-to-end with real Node clients, benchmark smoke
+# runs). This is the command CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_dir=${BUILD_DIR:-build}
+jobs=${JOBS:-$(nproc)}
+
+bash scripts/install-deps.sh
+if [ -f tests/e2e/setup.sh ]; then
+  bash tests/e2e/setup.sh
+fi
+
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build "$build_dir" -j "$jobs"
+
+cd "$build_dir"
+ctest --output-on-failure --timeout 300 -j "$jobs" "$@"
