@@ -1,0 +1,121 @@
+#include "devserver/command_line.h"
+
+#include <charconv>
+#include <cstdint>
+#include <string_view>
+
+namespace nitric::devserver {
+namespace {
+
+bool ParsePort(std::string_view text, uint16_t* port) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value > 65535) {
+    return false;
+  }
+  *port = static_cast<uint16_t>(value);
+  return true;
+}
+
+// HOST:PORT or [V6]:PORT, with a non-empty host and a numeric port.
+bool ValidListen(std::string_view address) {
+  std::size_t colon;
+  if (!address.empty() && address.front() == '[') {
+    std::size_t close = address.find(']');
+    if (close == std::string_view::npos || close == 1 || close + 1 >= address.size() ||
+        address[close + 1] != ':') {
+      return false;
+    }
+    colon = close + 1;
+  } else {
+    colon = address.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) return false;
+    if (address.substr(0, colon).find(':') != std::string_view::npos) return false;  // bare v6
+  }
+  uint16_t port;
+  return ParsePort(address.substr(colon + 1), &port);
+}
+
+}  // namespace
+
+std::string Usage() {
+  return "Usage: nitric-dev-membrane [options]\n"
+         "\n"
+         "A local Nitric membrane for development: Resources, KvStore, Websocket and\n"
+         "WebsocketHandler over gRPC, a WebSocket gateway per socket, KV data on disk.\n"
+         "\n"
+         "Options:\n"
+         "  --listen HOST:PORT      gRPC address (default 127.0.0.1:50051; port 0 = any)\n"
+         "  --gateway-port PORT     first port for socket gateways (default 4001; 0 = any)\n"
+         "  --socket-port NAME=PORT pin socket NAME's gateway to PORT (repeatable)\n"
+         "  --data DIR              KV data folder (default .nitric)\n"
+         "  --help                  print this text and exit\n"
+         "\n"
+         "Point a service at it with SERVICE_ADDRESS=HOST:PORT. SIGINT/SIGTERM stop it\n"
+         "cleanly (clients closed with 1001, KV flushed).\n";
+}
+
+bool ParseCommandLine(int argc, const char* const* argv, CommandLine* out, std::string* error) {
+  CommandLine result;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      result.help = true;
+      continue;
+    }
+    std::string_view name = arg;
+    std::string_view value;
+    bool has_value = false;
+    if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      has_value = true;
+    }
+    bool known = name == "--listen" || name == "--gateway-port" || name == "--data" ||
+                 name == "--socket-port";
+    if (!known) {
+      *error = "unknown argument '" + std::string(arg) + "'";
+      return false;
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) {
+        *error = "missing value for " + std::string(name);
+        return false;
+      }
+      value = argv[++i];
+    }
+    if (name == "--listen") {
+      if (!ValidListen(value)) {
+        *error =
+            "--listen expects HOST:PORT (e.g. 127.0.0.1:50051), got '" + std::string(value) + "'";
+        return false;
+      }
+      result.options.listen = std::string(value);
+    } else if (name == "--gateway-port") {
+      if (!ParsePort(value, &result.options.gateway_base_port)) {
+        *error = "--gateway-port expects a port 0-65535, got '" + std::string(value) + "'";
+        return false;
+      }
+    } else if (name == "--data") {
+      if (value.empty()) {
+        *error = "--data expects a folder";
+        return false;
+      }
+      result.options.data_dir = std::string(value);
+    } else {  // --socket-port
+      std::size_t eq = value.rfind('=');
+      uint16_t port = 0;
+      if (eq == std::string_view::npos || eq == 0 || !ParsePort(value.substr(eq + 1), &port) ||
+          port == 0) {
+        *error =
+            "--socket-port expects NAME=PORT with a port 1-65535, got '" + std::string(value) + "'";
+        return false;
+      }
+      result.options.socket_ports[std::string(value.substr(0, eq))] = port;
+    }
+  }
+  *out = std::move(result);
+  return true;
+}
+
+}  // namespace nitric::devserver

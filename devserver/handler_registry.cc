@@ -1,0 +1,430 @@
+#include "devserver/handler_registry.h"
+
+#include <charconv>
+#include <chrono>
+#include <deque>
+#include <optional>
+#include <utility>
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+namespace nitric::devserver {
+namespace {
+
+constexpr const char* kServiceNameMetadata = "x-nitric-service-name";
+
+bool ValidType(int type) {
+  return type >= 0 && type < 3 && wsproto::WebsocketEventType_IsValid(type);
+}
+
+DeliveryResult Failed(std::string why) {
+  DeliveryResult r;
+  r.delivered = false;
+  r.error = std::move(why);
+  return r;
+}
+
+std::string PairName(const std::string& socket, wsproto::WebsocketEventType type) {
+  return "socket '" + socket + "' event '" + EventTypeName(type) + "'";
+}
+
+}  // namespace
+
+std::string EventTypeName(wsproto::WebsocketEventType type) {
+  switch (type) {
+    case wsproto::Connect:
+      return "connect";
+    case wsproto::Disconnect:
+      return "disconnect";
+    case wsproto::Message:
+      return "message";
+    default:
+      return "type " + std::to_string(static_cast<int>(type));
+  }
+}
+
+// ---- Stream ----------------------------------------------------------------
+
+// One HandleEvents call. Owned by the registry's live_ map from creation until
+// gRPC calls OnDone; Deliver() holds an extra reference while it queues.
+//
+// The read chain (OnReadDone) is sequential: one StartRead at a time, so `in_`,
+// `socket_` and `type_` are only written there (and `socket_`/`type_` only
+// before `registered_` is published under mu_). Writes are serialised through
+// `writes_`: at most one StartWrite is outstanding; the rest wait in order.
+class HandlerRegistry::Stream final
+    : public grpc::ServerBidiReactor<wsproto::ClientMessage, wsproto::ServerMessage>,
+      public std::enable_shared_from_this<HandlerRegistry::Stream> {
+ public:
+  Stream(HandlerRegistry* registry, grpc::CallbackServerContext* ctx) : registry_(registry) {
+    const auto& md = ctx->client_metadata();
+    auto it = md.find(kServiceNameMetadata);
+    label_ = it != md.end() ? "service '" + std::string(it->second.data(), it->second.size()) + "'"
+                            : "peer " + ctx->peer();
+  }
+
+  void Begin() { StartRead(&in_); }
+
+  // Queues `event` under `id`; `done` runs when the answer arrives or the
+  // stream ends, whichever is first.
+  void Send(uint64_t id, wsproto::WebsocketEventRequest event, Callback done) {
+    wsproto::ServerMessage msg;
+    msg.set_id(std::to_string(id));
+    *msg.mutable_websocket_event_request() = std::move(event);
+    const wsproto::ServerMessage* start = nullptr;
+    bool accepted = false;
+    {
+      std::lock_guard lock(mu_);
+      if (!ending_) {
+        accepted = true;
+        pending_.emplace(id, std::move(done));
+        start = PushLocked(std::move(msg));
+      }
+    }
+    if (!accepted) {
+      done(Failed("handler stream for " + PairName(socket_, type_) + " has ended"));
+      return;
+    }
+    if (start) StartWrite(start);
+  }
+
+  // Ends the call with `status` (deferred until the write in flight, if any,
+  // completes), removes the registration and fails every waiting event.
+  // Idempotent; thread-safe.
+  void End(grpc::Status status) {
+    std::unordered_map<uint64_t, Callback> failed;
+    bool registered = false;
+    bool finish_now = false;
+    {
+      std::lock_guard lock(mu_);
+      if (ending_) return;
+      ending_ = true;
+      failed.swap(pending_);
+      registered = registered_;
+      if (writing_) {
+        // Keep only the message gRPC is writing; it must stay alive until
+        // OnWriteDone, which then finishes the call.
+        writes_.resize(1);
+        deferred_finish_ = status;
+      } else {
+        finish_now = true;
+      }
+    }
+    if (registered) {
+      registry_->Unregister(socket_, type_, this);
+      spdlog::info("websocket handler for {} removed ({}): {}", PairName(socket_, type_), label_,
+                   status.ok() ? "stream closed" : status.error_message());
+    }
+    for (auto& [id, cb] : failed) {
+      cb(Failed("handler stream for " + PairName(socket_, type_) + " ended before answering"));
+    }
+    if (finish_now) Finish(std::move(status));
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // The client half-closed or the call broke: either way the stream is over.
+      End(grpc::Status::OK);
+      return;
+    }
+    bool registered;
+    {
+      std::lock_guard lock(mu_);
+      if (ending_) return;  // no further reads; OnDone follows
+      registered = registered_;
+    }
+    if (!registered) {
+      if (!HandleRegistration()) return;
+    } else if (in_.has_websocket_event_response()) {
+      HandleAnswer();
+    } else {
+      spdlog::warn("HandleEvents ({}, {}): ignoring a message that is not an event response",
+                   PairName(socket_, type_), label_);
+    }
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::optional<grpc::Status> finish;
+    const wsproto::ServerMessage* next = nullptr;
+    bool broken = false;
+    {
+      std::lock_guard lock(mu_);
+      writes_.pop_front();
+      if (ending_) {
+        writes_.clear();
+        writing_ = false;
+        finish = std::move(deferred_finish_);
+        deferred_finish_.reset();
+      } else if (!ok) {
+        writes_.clear();
+        writing_ = false;
+        broken = true;
+      } else if (!writes_.empty()) {
+        next = &writes_.front();
+      } else {
+        writing_ = false;
+      }
+    }
+    if (finish) {
+      Finish(std::move(*finish));
+    } else if (broken) {
+      End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write to the handler stream failed"));
+    } else if (next) {
+      StartWrite(next);
+    }
+  }
+
+  void OnCancel() override {
+    End(grpc::Status(grpc::StatusCode::CANCELLED, "handler stream cancelled"));
+  }
+
+  void OnDone() override {
+    // Last statement: Forget may destroy this object.
+    registry_->Forget(this);
+  }
+
+ private:
+  // Handles the first message. Returns false when the stream was ended.
+  bool HandleRegistration() {
+    if (!in_.has_registration_request()) {
+      End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       "the first HandleEvents message must be a registration_request"));
+      return false;
+    }
+    const wsproto::RegistrationRequest& req = in_.registration_request();
+    if (req.socket_name().empty() || !ValidType(req.event_type())) {
+      End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                       "registration_request needs a socket_name and a known event_type"));
+      return false;
+    }
+    socket_ = req.socket_name();
+    type_ = req.event_type();
+    grpc::Status s = registry_->Register(socket_, type_, this);
+    if (!s.ok()) {
+      spdlog::warn("HandleEvents ({}): {}", label_, s.error_message());
+      End(std::move(s));
+      return false;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (ending_) {
+        // Ended concurrently (cancel, shutdown) before the registration was
+        // published here, so End() did not remove it.
+        registry_->Unregister(socket_, type_, this);
+        return false;
+      }
+      registered_ = true;
+    }
+    if (registry_->on_socket_registered_) {
+      grpc::Status hook = registry_->on_socket_registered_(socket_);
+      if (!hook.ok()) {
+        spdlog::error("socket '{}' has no gateway listener: {}", socket_, hook.error_message());
+      }
+    }
+    spdlog::info("websocket handler registered for {} ({})", PairName(socket_, type_), label_);
+    wsproto::ServerMessage ack;
+    ack.mutable_registration_response();
+    const wsproto::ServerMessage* start = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      if (!ending_) start = PushLocked(std::move(ack));
+    }
+    if (start) StartWrite(start);
+    return true;
+  }
+
+  void HandleAnswer() {
+    const std::string& text = in_.id();
+    uint64_t id = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    bool parsed = ec == std::errc() && end == text.data() + text.size();
+    Callback done;
+    bool found = false;
+    if (parsed) {
+      std::lock_guard lock(mu_);
+      auto it = pending_.find(id);
+      if (it != pending_.end()) {
+        done = std::move(it->second);
+        pending_.erase(it);
+        found = true;
+      }
+    }
+    if (!found) {
+      spdlog::warn("HandleEvents ({}, {}): answer with unknown id '{}' ignored",
+                   PairName(socket_, type_), label_, text);
+      return;
+    }
+    const wsproto::WebsocketEventResponse& resp = in_.websocket_event_response();
+    DeliveryResult result;
+    result.delivered = true;
+    result.reject = resp.has_connection_response() && resp.connection_response().reject();
+    done(std::move(result));
+  }
+
+  // REQUIRES: mu_ held. Returns the message to start writing, or null when a
+  // write is already in flight (OnWriteDone will pick this one up).
+  const wsproto::ServerMessage* PushLocked(wsproto::ServerMessage msg) {
+    writes_.push_back(std::move(msg));
+    if (writing_) return nullptr;
+    writing_ = true;
+    return &writes_.front();
+  }
+
+  HandlerRegistry* const registry_;
+  std::string label_;  // for logs: the service name, or the peer address
+
+  // Read chain only (see class comment).
+  wsproto::ClientMessage in_;
+  std::string socket_;
+  wsproto::WebsocketEventType type_ = wsproto::Connect;
+
+  std::mutex mu_;
+  bool registered_ = false;  // GUARDED_BY(mu_)
+  bool ending_ = false;      // GUARDED_BY(mu_)
+  bool writing_ = false;     // GUARDED_BY(mu_): a StartWrite is outstanding
+  // Front is the message in flight when writing_. std::deque keeps element
+  // addresses stable across push_back, which StartWrite relies on.
+  std::deque<wsproto::ServerMessage> writes_;       // GUARDED_BY(mu_)
+  std::optional<grpc::Status> deferred_finish_;     // GUARDED_BY(mu_)
+  std::unordered_map<uint64_t, Callback> pending_;  // GUARDED_BY(mu_)
+};
+
+// ---- Service ---------------------------------------------------------------
+
+class HandlerRegistry::Service final : public wsproto::WebsocketHandler::CallbackService {
+ public:
+  explicit Service(HandlerRegistry* registry) : registry_(registry) {}
+
+  grpc::ServerBidiReactor<wsproto::ClientMessage, wsproto::ServerMessage>* HandleEvents(
+      grpc::CallbackServerContext* ctx) override {
+    auto stream = std::make_shared<Stream>(registry_, ctx);
+    if (registry_->Adopt(stream)) {
+      stream->Begin();
+    } else {
+      stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "membrane is shutting down"));
+    }
+    return stream.get();
+  }
+
+ private:
+  HandlerRegistry* const registry_;
+};
+
+// ---- HandlerRegistry -------------------------------------------------------
+
+HandlerRegistry::HandlerRegistry(SocketHook on_socket_registered)
+    : on_socket_registered_(std::move(on_socket_registered)),
+      service_(std::make_unique<Service>(this)) {}
+
+HandlerRegistry::~HandlerRegistry() {
+  Shutdown();
+  std::unique_lock lock(mu_);
+  // gRPC calls OnDone asynchronously, possibly after Server::Wait() returned;
+  // the streams point at this registry until then.
+  if (!all_released_.wait_for(lock, std::chrono::seconds(5), [this] { return live_.empty(); })) {
+    spdlog::error("{} HandleEvents streams still held by gRPC at registry teardown", live_.size());
+  }
+}
+
+grpc::Service* HandlerRegistry::service() { return service_.get(); }
+
+void HandlerRegistry::Deliver(wsproto::WebsocketEventType type,
+                              wsproto::WebsocketEventRequest event, Callback done) {
+  if (!ValidType(type)) {
+    done(Failed("unknown websocket event type " + std::to_string(static_cast<int>(type))));
+    return;
+  }
+  std::shared_ptr<Stream> stream;
+  {
+    std::lock_guard lock(mu_);
+    if (!shut_down_) {
+      auto it = registered_.find(event.socket_name());
+      if (it != registered_.end()) stream = it->second[type];
+    }
+  }
+  if (!stream) {
+    done(Failed("no websocket handler registered for " + PairName(event.socket_name(), type)));
+    return;
+  }
+  stream->Send(NextId(), std::move(event), std::move(done));
+}
+
+std::vector<wsproto::WebsocketEventType> HandlerRegistry::RegisteredTypes(
+    const std::string& socket) const {
+  std::vector<wsproto::WebsocketEventType> types;
+  std::lock_guard lock(mu_);
+  auto it = registered_.find(socket);
+  if (it == registered_.end()) return types;
+  for (std::size_t i = 0; i < kTypes; ++i) {
+    if (it->second[i]) types.push_back(static_cast<wsproto::WebsocketEventType>(i));
+  }
+  return types;
+}
+
+void HandlerRegistry::Shutdown() {
+  std::vector<std::shared_ptr<Stream>> streams;
+  {
+    std::lock_guard lock(mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    streams.reserve(live_.size());
+    for (auto& [ptr, stream] : live_) streams.push_back(stream);
+  }
+  for (auto& stream : streams) {
+    stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "membrane is shutting down"));
+  }
+}
+
+bool HandlerRegistry::Adopt(std::shared_ptr<Stream> stream) {
+  std::lock_guard lock(mu_);
+  Stream* raw = stream.get();
+  live_.emplace(raw, std::move(stream));
+  return !shut_down_;
+}
+
+grpc::Status HandlerRegistry::Register(const std::string& socket, wsproto::WebsocketEventType type,
+                                       Stream* stream) {
+  std::lock_guard lock(mu_);
+  if (shut_down_) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "membrane is shutting down");
+  }
+  auto live = live_.find(stream);
+  if (live == live_.end()) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "handler stream is not live");
+  }
+  std::shared_ptr<Stream>& slot = registered_[socket][type];
+  if (slot) {
+    return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                        "websocket handler already registered for " + PairName(socket, type));
+  }
+  slot = live->second;
+  return grpc::Status::OK;
+}
+
+void HandlerRegistry::Unregister(const std::string& socket, wsproto::WebsocketEventType type,
+                                 Stream* stream) {
+  std::shared_ptr<Stream> removed;  // released after the lock
+  std::lock_guard lock(mu_);
+  auto it = registered_.find(socket);
+  if (it == registered_.end() || it->second[type].get() != stream) return;
+  removed = std::move(it->second[type]);
+  bool empty = true;
+  for (const auto& s : it->second) empty = empty && !s;
+  if (empty) registered_.erase(it);
+}
+
+void HandlerRegistry::Forget(Stream* stream) {
+  std::shared_ptr<Stream> last;  // may destroy the stream once the lock is released
+  {
+    std::lock_guard lock(mu_);
+    auto it = live_.find(stream);
+    if (it == live_.end()) return;
+    last = std::move(it->second);
+    live_.erase(it);
+    if (live_.empty()) all_released_.notify_all();
+  }
+}
+
+}  // namespace nitric::devserver

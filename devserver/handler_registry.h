@@ -1,0 +1,95 @@
+// WebsocketHandler.HandleEvents and the registry of handler streams.
+//
+// A service opens one HandleEvents stream per (socket, event type) and
+// registers it with its first message. The gateway then delivers events
+// through the EventSink interface; each event goes out on the registered
+// stream with a fresh id, and the answer that carries the same id completes it.
+// Many events may be in flight on one stream and answers may come in any order.
+//
+// Stream lifecycle (PROTOCOL.md "HandleEvents semantics"):
+//   first message not a registration        -> stream ends INVALID_ARGUMENT
+//   (socket, type) already taken            -> stream ends ALREADY_EXISTS
+//   registered                              -> ack: ServerMessage{registration_response}
+//   stream ends (either side, any reason)   -> registration removed, every event
+//                                              still waiting fails (delivered=false)
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <grpcpp/support/status.h>
+
+#include "devserver/event_sink.h"
+#include "nitric/proto/websockets/v1/websockets.grpc.pb.h"
+
+namespace nitric::devserver {
+
+// "connect", "disconnect", "message" (as the SDKs name them), or "type N".
+std::string EventTypeName(wsproto::WebsocketEventType type);
+
+// Thread-safety: every public method is thread-safe. Deliver() never blocks on
+// the network and never calls a callback while holding a lock. No thread is
+// dedicated to a stream: reads and writes complete on gRPC's callback threads.
+class HandlerRegistry final : public EventSink {
+ public:
+  // Called (outside any lock) when a stream registers for a socket, so that
+  // the socket's gateway listener exists; a failure is logged and does not
+  // refuse the registration.
+  using SocketHook = std::function<grpc::Status(const std::string& socket)>;
+
+  explicit HandlerRegistry(SocketHook on_socket_registered = nullptr);
+  // REQUIRES: the gRPC server serving service() has been shut down. Waits
+  // (bounded) for the last stream to be released by gRPC.
+  ~HandlerRegistry() override;
+  HandlerRegistry(const HandlerRegistry&) = delete;
+  HandlerRegistry& operator=(const HandlerRegistry&) = delete;
+
+  // The WebsocketHandler service to register with a grpc::ServerBuilder.
+  // Owned by the registry.
+  grpc::Service* service();
+
+  // EventSink.
+  void Deliver(wsproto::WebsocketEventType type, wsproto::WebsocketEventRequest event,
+               Callback done) override;
+  std::vector<wsproto::WebsocketEventType> RegisteredTypes(
+      const std::string& socket) const override;
+
+  // Ends every stream with UNAVAILABLE, fails every waiting event and refuses
+  // new streams and deliveries from now on. Idempotent.
+  void Shutdown();
+
+ private:
+  class Stream;
+  class Service;
+  static constexpr std::size_t kTypes = 3;  // Connect, Disconnect, Message
+  using Slots = std::array<std::shared_ptr<Stream>, kTypes>;
+
+  // Stream bookkeeping, called by Stream.
+  bool Adopt(std::shared_ptr<Stream> stream);  // false when shut down (stream kept anyway)
+  grpc::Status Register(const std::string& socket, wsproto::WebsocketEventType type,
+                        Stream* stream);
+  void Unregister(const std::string& socket, wsproto::WebsocketEventType type, Stream* stream);
+  void Forget(Stream* stream);  // last call a Stream makes (from OnDone)
+  uint64_t NextId() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
+
+  const SocketHook on_socket_registered_;
+  std::unique_ptr<Service> service_;
+  std::atomic<uint64_t> next_id_{1};
+
+  mutable std::mutex mu_;
+  std::condition_variable all_released_;  // signalled when live_ empties
+  bool shut_down_ = false;                // GUARDED_BY(mu_)
+  // socket -> stream per event type.
+  std::unordered_map<std::string, Slots> registered_;  // GUARDED_BY(mu_)
+  // Every stream gRPC has handed us and not yet finished with (OnDone).
+  std::unordered_map<Stream*, std::shared_ptr<Stream>> live_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace nitric::devserver

@@ -1,0 +1,81 @@
+// nitric-dev-membrane's command line.
+#include "devserver/command_line.h"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace nitric::devserver {
+namespace {
+
+struct Parsed {
+  bool ok;
+  CommandLine cl;
+  std::string error;
+};
+
+Parsed Parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "nitric-dev-membrane");
+  Parsed p;
+  p.ok = ParseCommandLine(static_cast<int>(args.size()), args.data(), &p.cl, &p.error);
+  return p;
+}
+
+TEST(CommandLine, DefaultsMatchTheNitricCli) {
+  Parsed p = Parse({});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.cl.options.listen, "127.0.0.1:50051");
+  EXPECT_EQ(p.cl.options.gateway_base_port, 4001);
+  EXPECT_EQ(p.cl.options.data_dir, ".nitric");
+  EXPECT_FALSE(p.cl.help);
+}
+
+TEST(CommandLine, AcceptsEveryOptionInBothForms) {
+  Parsed p = Parse({"--listen", "127.0.0.1:0", "--gateway-port=5000", "--data", "/tmp/x",
+                    "--socket-port", "chat=6001", "--socket-port=news=6002"});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.cl.options.listen, "127.0.0.1:0");
+  EXPECT_EQ(p.cl.options.gateway_base_port, 5000);
+  EXPECT_EQ(p.cl.options.data_dir, "/tmp/x");
+  EXPECT_EQ(p.cl.options.socket_ports.at("chat"), 6001);
+  EXPECT_EQ(p.cl.options.socket_ports.at("news"), 6002);
+}
+
+TEST(CommandLine, AcceptsBracketedIpv6) {
+  Parsed p = Parse({"--listen", "[::1]:50051"});
+  EXPECT_TRUE(p.ok) << p.error;
+}
+
+TEST(CommandLine, Help) {
+  Parsed p = Parse({"--help"});
+  ASSERT_TRUE(p.ok);
+  EXPECT_TRUE(p.cl.help);
+  EXPECT_NE(Usage().find("--listen HOST:PORT"), std::string::npos);
+}
+
+TEST(CommandLine, RejectsBadInputWithAReason) {
+  const std::vector<std::vector<const char*>> bad = {
+      {"--bogus"},
+      {"--listen"},
+      {"--listen", "50051"},
+      {"--listen", "127.0.0.1:"},
+      {"--listen", "127.0.0.1:70000"},
+      {"--listen", "::1:50051"},
+      {"--gateway-port", "x"},
+      {"--gateway-port", "-1"},
+      {"--socket-port", "chat"},
+      {"--socket-port", "=4000"},
+      {"--socket-port", "chat=0"},
+      {"--data", ""},
+      {"positional"},
+  };
+  for (const auto& args : bad) {
+    Parsed p = Parse(args);
+    EXPECT_FALSE(p.ok) << args[0];
+    EXPECT_FALSE(p.error.empty()) << args[0];
+  }
+}
+
+}  // namespace
+}  // namespace nitric::devserver
