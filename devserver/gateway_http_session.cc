@@ -1,0 +1,253 @@
+#include "devserver/gateway_http_session.h"
+
+#include <chrono>
+#include <cstdio>
+#include <string_view>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/uuid/random_generator.hpp>
+#include <boost/uuid/uuid_io.hpp>
+
+#include "devserver/gateway_core.h"
+#include "devserver/gateway_query.h"
+#include "devserver/gateway_ws_session.h"
+
+namespace nitric::devserver {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+
+namespace {
+
+// A client gets this long to send its request (and to read our answer), so
+// idle TCP connections can't pile up.
+constexpr auto kHttpTimeout = std::chrono::seconds(30);
+// Upgrade and status requests have no body; this only bounds what a stray
+// POST makes us read.
+constexpr std::size_t kMaxRequestBodyBytes = 16 * 1024;
+
+std::string NewConnectionId() {
+  // random_generator reads getrandom(2) for every id: unpredictable ids,
+  // unlike a seeded PRNG, and no state shared between threads.
+  boost::uuids::random_generator generate;
+  return boost::uuids::to_string(generate());
+}
+
+std::string_view EventTypeName(wsproto::WebsocketEventType type) {
+  switch (type) {
+    case wsproto::WebsocketEventType::Connect:
+      return "connect";
+    case wsproto::WebsocketEventType::Disconnect:
+      return "disconnect";
+    case wsproto::WebsocketEventType::Message:
+      return "message";
+    default:
+      return "unknown";
+  }
+}
+
+void AppendJsonString(std::string_view text, std::string* out) {
+  out->push_back('"');
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned>(c));
+      out->append(escaped);
+    } else {
+      out->push_back(c);
+    }
+  }
+  out->push_back('"');
+}
+
+std::string_view Target(const http::request<http::string_body>& request) {
+  return {request.target().data(), request.target().size()};
+}
+
+std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
+
+}  // namespace
+
+HttpSession::HttpSession(GatewayCore& core, boost::asio::ip::tcp::socket socket,
+                         std::string socket_name)
+    : core_(core),
+      socket_(std::move(socket_name)),
+      executor_(socket.get_executor()),
+      stream_(std::move(socket)) {}
+
+void HttpSession::Start() {
+  core_.SessionStarted();
+  core_.AddHttp(shared_from_this());
+  boost::asio::post(executor_, [self = shared_from_this()] {
+    if (self->core_.stopping()) {
+      self->End();
+      return;
+    }
+    self->Read();
+  });
+}
+
+void HttpSession::Abort() {
+  boost::asio::post(executor_, [self = shared_from_this()] {
+    if (self->ended_ || self->handed_off_) return;
+    // A pending read fails and ends the session; a session waiting for its
+    // Connect answer ends when the answer comes.
+    self->stream_.close();
+  });
+}
+
+void HttpSession::Read() {
+  parser_.emplace();
+  parser_->body_limit(kMaxRequestBodyBytes);
+  stream_.expires_after(kHttpTimeout);
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+}
+
+void HttpSession::OnRead(beast::error_code ec) {
+  if (ec) {
+    const auto& http_errors = http::make_error_code(http::error::end_of_stream).category();
+    if (ec.category() == http_errors && ec != http::error::end_of_stream &&
+        ec != http::error::partial_message) {
+      Respond(http::status::bad_request, "text/plain", "bad request: " + ec.message() + "\n");
+      return;
+    }
+    End();  // timeout, the client went away, or shutdown
+    return;
+  }
+  request_ = parser_->release();
+  parser_.reset();
+
+  if (!websocket::is_upgrade(request_)) {
+    if (request_.method() == http::verb::get && PathOf(Target(request_)) == "/") {
+      ServeStatus();
+      return;
+    }
+    Respond(http::status::upgrade_required, "text/plain",
+            "this port serves websocket '" + socket_ +
+                "': send a websocket upgrade request, or GET / for its status\n");
+    return;
+  }
+  if (request_[http::field::sec_websocket_key].empty() ||
+      request_[http::field::sec_websocket_version] != "13") {
+    Respond(http::status::upgrade_required, "text/plain",
+            "websocket upgrade needs Sec-WebSocket-Key and Sec-WebSocket-Version: 13\n");
+    return;
+  }
+  if (core_.stopping()) {
+    Respond(http::status::service_unavailable, "text/plain", "the gateway is shutting down\n");
+    return;
+  }
+  DeliverConnect();
+}
+
+void HttpSession::ServeStatus() {
+  std::string body = "{\"socket\":";
+  AppendJsonString(socket_, &body);
+  body += ",\"registered\":[";
+  bool first = true;
+  for (const auto type : core_.sink().RegisteredTypes(socket_)) {
+    if (!first) body += ',';
+    first = false;
+    AppendJsonString(EventTypeName(type), &body);
+  }
+  body += "],\"connections\":" + std::to_string(core_.OpenCount(socket_)) + "}\n";
+  Respond(http::status::ok, "application/json", std::move(body));
+}
+
+void HttpSession::DeliverConnect() {
+  connection_id_ = NewConnectionId();
+  wsproto::WebsocketEventRequest event;
+  event.set_socket_name(socket_);
+  event.set_connection_id(connection_id_);
+  auto& params = *event.mutable_connection()->mutable_query_params();
+  for (auto& [key, value] : ParseQueryParams(Target(request_))) {
+    params[key].add_value(std::move(value));
+  }
+  // No I/O is pending while the application decides; the deadline applies
+  // again to the answer we write.
+  stream_.expires_never();
+  // The upgrade completes only after the application accepted the Connect.
+  core_.sink().Deliver(wsproto::WebsocketEventType::Connect, std::move(event),
+                       [gate = core_.gate(), weak = weak_from_this()](DeliveryResult result) {
+                         gate->Post(weak, [result = std::move(result)](HttpSession& self) {
+                           self.OnConnectAnswered(result);
+                         });
+                       });
+}
+
+void HttpSession::OnConnectAnswered(const DeliveryResult& result) {
+  if (!result.delivered) {
+    bool has_handler = false;
+    for (const auto type : core_.sink().RegisteredTypes(socket_)) {
+      has_handler = has_handler || type == wsproto::WebsocketEventType::Connect;
+    }
+    spdlog::info("websocket '{}': refused connection {}: connect not delivered: {}", socket_,
+                 connection_id_, result.error);
+    if (!has_handler) {
+      Respond(http::status::service_unavailable, "text/plain",
+              "no connect handler registered for socket '" + socket_ + "'\n");
+    } else {
+      Respond(
+          http::status::bad_gateway, "text/plain",
+          "the connect handler of socket '" + socket_ + "' did not answer: " + result.error + "\n");
+    }
+    return;
+  }
+  if (result.reject) {
+    spdlog::debug("websocket '{}': connection {} rejected by the connect handler", socket_,
+                  connection_id_);
+    Respond(http::status::forbidden, "text/plain",
+            "connection rejected by the connect handler of socket '" + socket_ + "'\n");
+    return;
+  }
+  // Accepted: the TCP connection (and the session count) move to a WsSession,
+  // which owns the rest of the lifecycle, Disconnect included.
+  handed_off_ = true;
+  auto connection =
+      std::make_shared<WsSession>(core_, std::move(stream_), socket_, std::move(connection_id_));
+  connection->Start(std::move(request_));
+  End();
+}
+
+void HttpSession::Respond(http::status status, std::string content_type, std::string body) {
+  response_ = {};
+  response_.version(11);
+  response_.result(status);
+  response_.set(http::field::server, "nitric-dev-membrane");
+  response_.set(http::field::content_type, std::move(content_type));
+  if (status == http::status::upgrade_required) {
+    response_.set(http::field::upgrade, "websocket");
+    response_.set(http::field::sec_websocket_version, "13");
+  }
+  response_.keep_alive(false);
+  response_.body() = std::move(body);
+  response_.prepare_payload();
+  stream_.expires_after(kHttpTimeout);
+  http::async_write(
+      stream_, response_, [self = shared_from_this()](beast::error_code, std::size_t) {
+        beast::error_code ignored;
+        self->stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+        self->End();
+      });
+}
+
+void HttpSession::End() {
+  if (ended_) return;
+  ended_ = true;
+  if (!handed_off_) {
+    stream_.close();
+    core_.SessionEnded();
+  }
+  core_.RemoveHttp(this);
+}
+
+}  // namespace nitric::devserver

@@ -1,0 +1,282 @@
+#include "devserver/gateway_ws_session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+
+#include "devserver/gateway_core.h"
+
+namespace nitric::devserver {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+
+namespace {
+
+// The close handshake (and the 101 write) must finish within this; it also
+// bounds how long a silent client can hold a session during Shutdown.
+constexpr auto kHandshakeTimeout = std::chrono::seconds(5);
+// A connection with no traffic is pinged after half of this and cut after all
+// of it, so dead peers don't accumulate.
+constexpr auto kIdleTimeout = std::chrono::seconds(300);
+// Buffers above this are released after the message that needed them.
+constexpr std::size_t kKeptReadBufferBytes = 64 * 1024;
+// RFC 6455 allows 123 bytes of reason text in a close frame.
+constexpr std::size_t kMaxCloseReasonBytes = 123;
+
+// Cuts `text` to at most kMaxCloseReasonBytes without splitting a UTF-8
+// sequence (the reason must stay valid UTF-8).
+std::string CloseReasonText(std::string text) {
+  if (text.size() <= kMaxCloseReasonBytes) return text;
+  std::size_t cut = kMaxCloseReasonBytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  text.resize(cut);
+  return text;
+}
+
+}  // namespace
+
+WsSession::WsSession(GatewayCore& core, beast::tcp_stream stream, std::string socket,
+                     std::string connection_id)
+    : core_(core),
+      socket_(std::move(socket)),
+      id_(std::move(connection_id)),
+      executor_(stream.get_executor()),
+      ws_(std::move(stream)) {}
+
+void WsSession::Start(http::request<http::string_body> request) {
+  if (!core_.AddConnection(shared_from_this())) {
+    Finish("gateway is shutting down");
+    return;
+  }
+  request_ = std::move(request);
+  beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts take over
+  ws_.set_option(websocket::stream_base::timeout{kHandshakeTimeout, kIdleTimeout,
+                                                 /*keep_alive_pings=*/true});
+  ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(http::field::server, "nitric-dev-membrane"); }));
+  ws_.read_message_max(core_.options().max_frame_bytes);
+  ws_.auto_fragment(false);  // one Send, one frame
+  ws_.async_accept(request_,
+                   [self = shared_from_this()](beast::error_code ec) { self->OnAccepted(ec); });
+}
+
+void WsSession::OnAccepted(beast::error_code ec) {
+  request_ = {};
+  if (state_ != State::kUpgrading) return;  // finished meanwhile
+  if (ec) {
+    Finish("upgrade failed: " + ec.message());
+    return;
+  }
+  state_ = State::kOpen;
+  core_.AddOpen(socket_, +1);
+  spdlog::debug("websocket '{}': connection {} open", socket_, id_);
+  if (close_reason_) {  // Close or Shutdown arrived during the upgrade
+    auto reason = *close_reason_;
+    StartClose(reason);
+    return;
+  }
+  ReadNext();
+  WriteNext();  // sends queued while the upgrade was in progress
+}
+
+void WsSession::ReadNext() {
+  if (state_ != State::kOpen) return;
+  ws_.async_read(read_buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    self->OnRead(ec, n);
+  });
+}
+
+void WsSession::OnRead(beast::error_code ec, std::size_t bytes) {
+  if (ec) {
+    if (ec == websocket::error::message_too_big) {
+      // Beast has already sent close 1009 and is tearing the connection down.
+      spdlog::info("websocket '{}': closed connection {} with 1009: frame over {} bytes", socket_,
+                   id_, core_.options().max_frame_bytes);
+    }
+    Finish(ec == websocket::error::closed ? "closed" : ec.message());
+    return;
+  }
+  std::string body(static_cast<const char*>(read_buffer_.data().data()), bytes);
+  read_buffer_.consume(bytes);
+  if (read_buffer_.capacity() > kKeptReadBufferBytes) read_buffer_.shrink_to_fit();
+  if (state_ != State::kOpen) return;  // closing: frames still in flight are dropped
+
+  wsproto::WebsocketEventRequest event;
+  event.set_socket_name(socket_);
+  event.set_connection_id(id_);
+  event.mutable_message()->set_body(std::move(body));
+  // The next frame is read only once this one is answered: that is what keeps
+  // the events of one connection strictly ordered.
+  core_.sink().Deliver(wsproto::WebsocketEventType::Message, std::move(event),
+                       [gate = core_.gate(), weak = weak_from_this()](DeliveryResult result) {
+                         gate->Post(weak, [result = std::move(result)](WsSession& self) mutable {
+                           self.OnMessageAnswered(std::move(result));
+                         });
+                       });
+}
+
+void WsSession::OnMessageAnswered(DeliveryResult result) {
+  if (state_ != State::kOpen) return;
+  if (!result.delivered) {
+    // Like Nitric's gateway: a message nobody can take ends the connection.
+    spdlog::warn("websocket '{}': closing connection {} (1011): message not delivered: {}", socket_,
+                 id_, result.error);
+    StartClose({websocket::close_code::internal_error,
+                CloseReasonText("message not delivered: " + result.error)});
+    return;
+  }
+  ReadNext();
+}
+
+void WsSession::Send(std::string data, bool text) {
+  const std::size_t size = data.size();
+  bool overflow = false;
+  bool post_pump = false;
+  {
+    std::lock_guard lock(out_mu_);
+    if (out_closed_) return;
+    if (out_bytes_ > 0 && out_bytes_ + size > core_.options().max_send_queue_bytes) {
+      overflow = true;
+      out_closed_ = true;
+    } else {
+      out_.push_back({std::move(data), text});
+      out_bytes_ += size;
+      post_pump = !pump_posted_;
+      pump_posted_ = true;
+    }
+  }
+  // One wake-up per batch: Sends that find a Pump already posted only queue.
+  if (post_pump) {
+    boost::asio::post(executor_, [self = shared_from_this()] { self->Pump(); });
+  }
+  if (overflow) {
+    spdlog::warn("websocket '{}': dropping connection {}: slow reader, send queue over {} bytes",
+                 socket_, id_, core_.options().max_send_queue_bytes);
+    boost::asio::post(executor_, [self = shared_from_this()] { self->Drop(); });
+  }
+}
+
+void WsSession::Close(websocket::close_reason reason) {
+  boost::asio::post(executor_, [self = shared_from_this(), reason = std::move(reason)] {
+    self->StartClose(reason);
+  });
+}
+
+void WsSession::StartClose(websocket::close_reason reason) {
+  switch (state_) {
+    case State::kUpgrading:
+      close_reason_ = std::move(reason);  // OnAccepted picks it up
+      return;
+    case State::kOpen:
+      close_reason_ = std::move(reason);
+      state_ = State::kDraining;
+      {
+        std::lock_guard lock(out_mu_);
+        out_closed_ = true;  // what is queued goes out before the close frame
+      }
+      WriteNext();
+      return;
+    default:
+      return;  // already closing
+  }
+}
+
+void WsSession::OnClosed(beast::error_code ec) {
+  Finish(ec ? "close handshake failed: " + ec.message() : "closed by the gateway");
+}
+
+void WsSession::Pump() {
+  {
+    std::lock_guard lock(out_mu_);
+    pump_posted_ = false;
+  }
+  if (state_ == State::kOpen || state_ == State::kDraining) WriteNext();
+}
+
+void WsSession::WriteNext() {
+  if (writing_) return;  // OnWritten comes back here
+  bool have_frame = false;
+  {
+    std::lock_guard lock(out_mu_);
+    if (!out_.empty()) {
+      current_ = std::move(out_.front());
+      out_.pop_front();
+      have_frame = true;
+    }
+  }
+  if (!have_frame) {
+    if (state_ == State::kDraining) {
+      state_ = State::kClosing;
+      ws_.async_close(*close_reason_,
+                      [self = shared_from_this()](beast::error_code ec) { self->OnClosed(ec); });
+    }
+    return;
+  }
+  writing_ = true;
+  ws_.text(current_.text);
+  ws_.async_write(
+      boost::asio::buffer(current_.data),
+      [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->OnWritten(ec, n); });
+}
+
+void WsSession::OnWritten(beast::error_code ec, std::size_t /*bytes*/) {
+  writing_ = false;
+  {
+    std::lock_guard lock(out_mu_);
+    out_bytes_ -= std::min(out_bytes_, current_.data.size());
+  }
+  current_ = {};
+  if (ec) {
+    Finish("write failed: " + ec.message());
+    return;
+  }
+  if (state_ == State::kOpen || state_ == State::kDraining) WriteNext();
+}
+
+void WsSession::Drop() { Finish("dropped: send queue overflow"); }
+
+void WsSession::Finish(const std::string& why) {
+  if (state_ == State::kFinished) return;
+  const bool was_open = state_ != State::kUpgrading;
+  state_ = State::kFinished;
+  {
+    std::lock_guard lock(out_mu_);
+    out_closed_ = true;
+    out_.clear();
+  }
+  // Cancels whatever read, write or close is still pending; their handlers
+  // come back here and find the session finished.
+  beast::get_lowest_layer(ws_).close();
+  if (was_open) core_.AddOpen(socket_, -1);
+  core_.SessionEnded();
+  spdlog::debug("websocket '{}': connection {} ended: {}", socket_, id_, why);
+
+  wsproto::WebsocketEventRequest event;
+  event.set_socket_name(socket_);
+  event.set_connection_id(id_);
+  event.mutable_disconnection();
+  // The connection stays registered until the application has seen its
+  // Disconnect: a broadcast that walks stored ids meanwhile gets OK (its data
+  // is discarded) rather than NOT_FOUND, which would abort the broadcast.
+  core_.sink().Deliver(wsproto::WebsocketEventType::Disconnect, std::move(event),
+                       [gate = core_.gate(), weak = weak_from_this()](DeliveryResult result) {
+                         gate->Post(weak, [result = std::move(result)](WsSession& self) {
+                           self.OnDisconnectAnswered(result);
+                         });
+                       });
+  if (core_.stopping()) core_.RemoveConnection(*this);  // nobody waits for answers now
+}
+
+void WsSession::OnDisconnectAnswered(const DeliveryResult& result) {
+  if (!result.delivered) {
+    spdlog::info("websocket '{}': disconnect of {} not delivered: {}", socket_, id_, result.error);
+  }
+  core_.RemoveConnection(*this);
+}
+
+}  // namespace nitric::devserver

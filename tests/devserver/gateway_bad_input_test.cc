@@ -1,0 +1,288 @@
+// The gateway under bad input and load (issue 2, "Bad input and load"): each
+// misbehaving client is dealt with alone, and a well-behaved client on the
+// same socket keeps being served.
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+
+#include "gateway_test_support.h"
+
+namespace nitric::devserver::testing {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using nitric::testing::HttpRequest;
+using nitric::testing::kAbnormalClosure;
+using nitric::testing::WsClientOptions;
+
+constexpr std::string_view kUpgradeRequest =
+    "GET / HTTP/1.1\r\n"
+    "Host: 127.0.0.1\r\n"
+    "Upgrade: websocket\r\n"
+    "Connection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\n"
+    "\r\n";
+
+// A TCP client that misbehaves on purpose. Every operation has a deadline.
+class RawClient {
+ public:
+  bool Connect(const std::string& ws_url) {
+    const uint16_t port = static_cast<uint16_t>(std::stoi(ws_url.substr(ws_url.rfind(':') + 1)));
+    return Run([&](beast::error_code& ec) {
+      stream_.async_connect({net::ip::make_address("127.0.0.1"), port},
+                            [&ec](beast::error_code e) { ec = e; });
+    });
+  }
+
+  bool Write(std::string_view bytes) {
+    return Run([&](beast::error_code& ec) {
+      net::async_write(stream_, net::buffer(bytes.data(), bytes.size()),
+                       [&ec](beast::error_code e, std::size_t) { ec = e; });
+    });
+  }
+
+  // Everything up to and including `delimiter`, or "" on timeout or error.
+  std::string ReadUntil(std::string_view delimiter) {
+    std::string data;
+    const bool ok = Run([&](beast::error_code& ec) {
+      net::async_read_until(stream_, net::dynamic_buffer(data), std::string(delimiter),
+                            [&ec](beast::error_code e, std::size_t) { ec = e; });
+    });
+    return ok ? data : std::string();
+  }
+
+  void Close() { stream_.close(); }
+
+ private:
+  template <typename Start>
+  bool Run(Start start) {
+    beast::error_code ec;
+    stream_.expires_after(std::chrono::seconds(5));
+    start(ec);
+    io_.restart();
+    io_.run();
+    return !ec;
+  }
+
+  net::io_context io_;
+  beast::tcp_stream stream_{io_};
+};
+
+// Collects formatted log lines; Text() may be called while others log.
+class CapturingSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  std::string Text() {
+    std::lock_guard lock(mutex_);
+    return text_;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    formatter_->format(msg, line);
+    text_.append(line.data(), line.size());
+  }
+  void flush_() override {}
+
+ private:
+  std::string text_;
+};
+
+// Routes the default logger into a CapturingSink for the duration of a test.
+class LogCapture {
+ public:
+  LogCapture() : previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink_));
+  }
+  ~LogCapture() {
+    // I/O threads may still be inside the capture logger through spdlog's raw
+    // default-logger pointer, so it is kept alive (a few bytes per test).
+    static std::vector<std::shared_ptr<spdlog::logger>> retired;
+    retired.push_back(spdlog::default_logger());
+    spdlog::set_default_logger(previous_);
+  }
+  std::string Text() { return sink_->Text(); }
+
+ private:
+  std::shared_ptr<spdlog::logger> previous_;
+  std::shared_ptr<CapturingSink> sink_ = std::make_shared<CapturingSink>();
+};
+
+TEST_F(GatewayTest, FrameOverTheLimitClosesThatClientWith1009AndOthersKeepBeingServed) {
+  GatewayOptions options = TestOptions();
+  options.max_frame_bytes = 64 * 1024;
+  StartGateway(options);
+  auto big = ConnectClient();
+  auto normal = ConnectClient();
+
+  ASSERT_TRUE(normal.client->SendBinary(std::string(64 * 1024, 'a')));  // exactly the limit
+  big.client->SendBinary(std::string(64 * 1024 + 1, 'b'));
+
+  EXPECT_EQ(big.client->WaitClosed(), 1009);
+  EXPECT_TRUE(TestSink::WaitUntil([&] { return sink_.Count(EventType::Disconnect, big.id) == 1; }));
+  ASSERT_TRUE(normal.client->SendText("still here"));
+  EXPECT_TRUE(TestSink::WaitUntil([&] { return sink_.Messages(normal.id).size() == 2; }));
+  EXPECT_EQ(sink_.Messages(normal.id).back(), "still here");
+  EXPECT_TRUE(sink_.Messages(big.id).empty());
+  ASSERT_TRUE(gateway_->Send("public", normal.id, "pong").ok());
+  auto reply = normal.client->Receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->data, "pong");
+}
+
+TEST_F(GatewayTest, NonUpgradeRequestsOtherThanTheStatusPageGet426WithAOneLineReason) {
+  StartGateway();
+
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"POST", "/"}, {"GET", "/chat"}, {"PUT", "/?x=1"}, {"DELETE", "/"}}) {
+    auto reply = HttpRequest(url_ + path, method);
+    EXPECT_EQ(reply.status, 426) << method << " " << path << ": " << reply.error;
+    ASSERT_FALSE(reply.body.empty());
+    EXPECT_EQ(reply.body.find('\n'), reply.body.size() - 1) << reply.body;
+  }
+  EXPECT_TRUE(sink_.Events().empty());
+}
+
+TEST_F(GatewayTest, UpgradeWithoutAKeyIsRefusedBeforeAnyConnectEvent) {
+  StartGateway();
+  RawClient raw;
+  ASSERT_TRUE(raw.Connect(url_));
+
+  ASSERT_TRUE(raw.Write(
+      "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"));
+
+  EXPECT_TRUE(raw.ReadUntil("\r\n\r\n").starts_with("HTTP/1.1 426"));
+  EXPECT_TRUE(sink_.Events().empty());
+}
+
+TEST_F(GatewayTest, GarbageInsteadOfHttpGets400) {
+  StartGateway();
+  RawClient raw;
+  ASSERT_TRUE(raw.Connect(url_));
+
+  ASSERT_TRUE(raw.Write("\x16\x03\x01 this is not http\r\n\r\n"));
+
+  EXPECT_TRUE(raw.ReadUntil("\r\n\r\n").starts_with("HTTP/1.1 400"));
+}
+
+TEST_F(GatewayTest, MessageThatCannotBeDeliveredClosesThatClientWith1011) {
+  sink_.SetRegistered({EventType::Connect, EventType::Disconnect});
+  StartGateway();
+  auto client = ConnectClient();
+
+  ASSERT_TRUE(client.client->SendText("anyone?"));
+
+  EXPECT_EQ(client.client->WaitClosed(), 1011);
+  EXPECT_NE(client.client->close_reason().find("message not delivered"), std::string::npos)
+      << client.client->close_reason();
+  EXPECT_TRUE(
+      TestSink::WaitUntil([&] { return sink_.Count(EventType::Disconnect, client.id) == 1; }));
+}
+
+TEST_F(GatewayTest, SlowReaderIsDroppedWithAWarningWhileOthersKeepReceiving) {
+  LogCapture log;
+  GatewayOptions options = TestOptions();
+  options.max_send_queue_bytes = 256 * 1024;
+  StartGateway(options);
+  auto slow = ConnectClient("", {.read = false, .receive_buffer_bytes = 4096});
+  auto fast = ConnectClient();
+  const std::string chunk(16 * 1024, 'x');
+
+  int ticks = 0;
+  bool dropped = false;
+  for (int i = 0; i < 20000 && !dropped; ++i) {
+    gateway_->Send("public", slow.id, chunk);
+    if (i % 50 == 0) {
+      ASSERT_TRUE(gateway_->Send("public", fast.id, "tick").ok());
+      ++ticks;
+    }
+    dropped = sink_.Count(EventType::Disconnect, slow.id) == 1;
+  }
+  ASSERT_TRUE(dropped || TestSink::WaitUntil(
+                             [&] { return sink_.Count(EventType::Disconnect, slow.id) == 1; }));
+
+  ASSERT_TRUE(gateway_->Send("public", fast.id, "after").ok());
+  for (int i = 0; i < ticks; ++i) {
+    auto tick = fast.client->Receive();
+    ASSERT_TRUE(tick) << "tick " << i << " of " << ticks;
+    EXPECT_EQ(tick->data, "tick");
+  }
+  auto after = fast.client->Receive();
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->data, "after");
+  EXPECT_NE(log.Text().find("slow reader"), std::string::npos) << log.Text();
+  // The slow client's TCP connection was cut: no close frame, once it reads.
+  slow.client->StartReading();
+  EXPECT_EQ(slow.client->WaitClosed(10s), kAbnormalClosure);
+}
+
+TEST_F(GatewayTest, ClientVanishingMidFrameCostsNothingToOthers) {
+  StartGateway();
+  auto other = ConnectClient();
+  RawClient raw;
+  ASSERT_TRUE(raw.Connect(url_));
+  ASSERT_TRUE(raw.Write(kUpgradeRequest));
+  ASSERT_TRUE(raw.ReadUntil("\r\n\r\n").starts_with("HTTP/1.1 101"));
+  const std::string raw_id = sink_.ConnectIds().back();
+  ASSERT_TRUE(WaitForConnectionCount(2));
+
+  // A masked binary frame whose 16-bit length never arrives, then gone.
+  ASSERT_TRUE(raw.Write(std::string("\x82\xFE\x01", 3)));
+  raw.Close();
+
+  EXPECT_TRUE(TestSink::WaitUntil([&] { return sink_.Count(EventType::Disconnect, raw_id) == 1; }));
+  EXPECT_TRUE(WaitForConnectionCount(1));
+  EXPECT_TRUE(sink_.Messages(raw_id).empty());
+  ASSERT_TRUE(other.client->SendText("hello"));
+  EXPECT_TRUE(TestSink::WaitUntil([&] { return sink_.Messages(other.id).size() == 1; }));
+  ASSERT_TRUE(gateway_->Send("public", other.id, "hi").ok());
+  auto reply = other.client->Receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->data, "hi");
+}
+
+TEST_F(GatewayTest, ClientVanishingMidRequestCostsNothingToOthers) {
+  StartGateway();
+  RawClient raw;
+  ASSERT_TRUE(raw.Connect(url_));
+
+  ASSERT_TRUE(raw.Write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: webs"));
+  raw.Close();
+
+  auto client = ConnectClient();
+  EXPECT_TRUE(client.client);
+  EXPECT_EQ(sink_.Count(EventType::Connect), 1u);
+}
+
+TEST_F(GatewayTest, IdleTcpConnectionsDoNotHoldUpOthers) {
+  StartGateway();
+  std::vector<std::unique_ptr<RawClient>> idle;
+  for (int i = 0; i < 20; ++i) {
+    idle.push_back(std::make_unique<RawClient>());
+    ASSERT_TRUE(idle.back()->Connect(url_));
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  auto client = ConnectClient();
+
+  ASSERT_TRUE(client.client);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  ASSERT_TRUE(client.client->SendText("served"));
+  EXPECT_TRUE(TestSink::WaitUntil([&] { return sink_.Messages(client.id).size() == 1; }));
+}
+
+}  // namespace
+}  // namespace nitric::devserver::testing
