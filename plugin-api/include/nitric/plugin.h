@@ -15,7 +15,9 @@
  *      during init().
  *   4. On a hot reload that replaces this plugin, the old version's
  *      export_state() may hand bytes to the new version's import_state(),
- *      which runs after the new init() and before its first event.
+ *      which runs after the new init() and before its first event. When both
+ *      callbacks exist, the new version's events wait until the old version's
+ *      last event finished and the bytes were imported.
  *   5. shutdown() is called once no event of this plugin is running any more,
  *      then the file is dlclose()d. Nothing of the plugin (function pointer,
  *      user_data, thread) may be used by anyone after shutdown() returns.
@@ -156,7 +158,8 @@ typedef enum nitric_config_type {
 } nitric_config_type;
 
 /* OWNERSHIP: host. `string` stays valid until shutdown() returns: a plugin's
- * config never changes while it is loaded (a reload loads a new version). */
+ * config never changes while it is loaded (a reload loads a new version).
+ * The plugin allocates it, so its layout is frozen for ABI major 1. */
 typedef struct nitric_config_value {
   nitric_config_type type;
   nitric_str string;  /* STRING */
@@ -180,7 +183,9 @@ typedef struct nitric_host_api {
    * Valid until the next host call on this thread. Never NULL. */
   const char* (*last_error)(void);
   /* Attaches a reason to the failure the plugin is about to return from init()
-   * or a handler; the host puts it in the log line. Copied. */
+   * or a handler; the host puts it in the log line. Copied. Call it on the
+   * thread running that init() or handler: the reason belongs to that call
+   * (handlers of other connections run concurrently), the last one wins. */
   void (*set_error)(nitric_host* host, const char* msg, size_t len);
   /* Logs under the plugin's name through the host's logger. Copied. */
   void (*log)(nitric_host* host, nitric_log_level level, const char* msg, size_t len);
@@ -215,7 +220,9 @@ typedef struct nitric_host_api {
   /* Message body (binary-safe); empty for Connect and Disconnect. */
   nitric_str (*event_message)(const nitric_event* event);
   /* Query parameters of a Connect event (none for other events): `count`
-   * distinct keys in arrival order, each with one or more values. */
+   * distinct keys, each with one or more values. The wire carries a map, so
+   * the order of keys is lost: keys come sorted bytewise; the values of one
+   * key keep their arrival order. */
   size_t (*event_query_count)(const nitric_event* event);
   /* Key number `index` and how many values it has. NOT_FOUND past the end. */
   nitric_status (*event_query_key)(const nitric_event* event, size_t index, nitric_str* key,
@@ -286,7 +293,9 @@ typedef struct nitric_plugin_descriptor {
 
   /* Required. Declares and registers through `api`. On success may set
    * *plugin_state, which is passed to the callbacks below. A non-OK status
-   * refuses the plugin (the reason set with api->set_error is logged). */
+   * refuses the plugin (the reason set with api->set_error is logged): the
+   * host then forgets everything the plugin registered and never calls
+   * shutdown(), so init() must free what it allocated before failing. */
   nitric_status (*init)(nitric_host* host, const nitric_host_api* api, void** plugin_state);
 
   /* Optional. Called once before unload, after the last event of this
@@ -295,7 +304,9 @@ typedef struct nitric_plugin_descriptor {
 
   /* Optional. When a reload replaces this version, writes the state to hand
    * to the new version through `write(writer_ctx, ptr, len)` (any number of
-   * calls; the host copies). Called after this version's last event. */
+   * calls; the host copies). Called after this version's last event, and
+   * only when the new version has import_state. With no write call at all,
+   * the new version's import_state is not called. */
   nitric_status (*export_state)(void* plugin_state, nitric_state_writer_fn write,
                                 void* writer_ctx);
 
@@ -308,6 +319,10 @@ typedef struct nitric_plugin_descriptor {
 /* The entry symbol's type. It must return a pointer to static storage and do
  * nothing else: it runs before the ABI check. */
 typedef const nitric_plugin_descriptor* (*nitric_plugin_entry_fn)(void);
+
+/* Declared here, inside extern "C", so that a definition in a C++ file gets C
+ * linkage (an unmangled name the host can look up). */
+NITRIC_PLUGIN_EXPORT const nitric_plugin_descriptor* nitric_plugin_entry(void);
 
 /* Define the entry symbol in exactly one source file of a plugin:
  *   NITRIC_PLUGIN_ENTRY { static const nitric_plugin_descriptor d = {...};

@@ -1,0 +1,1270 @@
+// nitric/plugin.hpp - a header-only C++20 face over the C ABI in plugin.h,
+// shaped like the Nitric Go SDK (github.com/nitrictech/go-sdk) so that its
+// websocket examples translate line by line.
+//
+// THE NAMES AT A GLANCE
+//
+//   NITRIC_PLUGIN("name", [](Plugin& p) { ... });   defines the plugin; the
+//       lambda runs once, inside init(), and declares + registers. Use
+//       NITRIC_PLUGIN_VERSIONED("name", "1.2.0", ...) to give a version text.
+//
+//   Plugin p                      a cheap, copyable handle (capture it by value)
+//     p.NewWebsocket("public")    -> Websocket          (Go: nitric.NewWebsocket)
+//     p.NewKv("connections")      -> KvStore            (Go: nitric.NewKv)
+//        .Allow(KvStoreGet, KvStoreSet, KvStoreDelete)  -> KvStore, declared
+//     p.Config("token")           -> std::optional<std::string>
+//     p.ConfigInt / ConfigFloat / ConfigBool / ConfigStrings / ConfigValue
+//     p.Log(level, parts...), p.Trace/Debug/Info/Warn/Error(parts...)
+//     p.OnShutdown(void())                 runs before unload
+//     p.ExportState(std::string())          old version, on hot reload
+//     p.ImportState(void|Error(std::string_view))  new version, before events
+//
+//   Websocket ws
+//     ws.On(EventType_Connect | EventType_Message, handler)
+//         handler: void(), Error(), void(Ctx&) or Error(Ctx&)
+//     ws.Send(connectionId, data) -> Error;  ws.Close(connectionId) -> Error
+//     ws.Details() -> Result<std::string>  (the socket's ws:// URL)
+//
+//   Ctx& ctx (valid during the handler call only; do not keep it)
+//     ctx.Request.SocketName(), EventType(), ConnectionID(), QueryParams()
+//       (std::map<std::string, std::vector<std::string>>), QueryParam(key)
+//       (first value), Message() (std::string, binary-safe); *View()
+//       variants return std::string_view into the event, without a copy.
+//     ctx.Response.Reject = true   rejects a Connect
+//
+//   KvStore kv (values are flat JSON objects: nitric::Object)
+//     kv.Get(key) -> Result<Object>     kv.GetJSON(key) -> Result<std::string>
+//     kv.Set(key, Object{{"a", 1}}) -> Error     kv.SetJSON(key, "{...}")
+//     kv.Delete(key) -> Error          kv.Keys(prefix = "") -> Result<KeyStream>
+//     KeyStream::Recv() -> Result<std::string>; an error with IsDone() ends it
+//
+//   Error      a small value: code() (nitric_status) + message(). Default-built
+//              means "no error" (Go's nil); converts to true when it IS an
+//              error, so `if (auto err = ws.Send(...)) return err;` reads like Go.
+//              Error("text") is a handler failure (NITRIC_ERR_HANDLER).
+//   Result<T>  a T or an Error: `if (!r) return r.error(); use(*r);`
+//   Object / Value   a flat JSON object: string, number (double), bool, null
+//              values; nested objects/arrays are kept as raw JSON text.
+//
+// FAILURES AT THE BOUNDARY
+//   A handler that returns an Error, or lets an exception escape, returns a
+//   non-OK status with the text set through set_error: the host rejects a
+//   Connect and logs any other event. No exception ever crosses into the host.
+//   A failed declaration inside the setup lambda (or an exception from it)
+//   makes init() fail, so the host refuses the plugin with that reason.
+//
+// LIFETIME AND UNLOADING
+//   Every handler, hook and handle a plugin registers lives inside the
+//   plugin's own state object, created in init() and deleted in shutdown():
+//   nothing of the plugin stays in the host. This header has no static
+//   variables and no thread_locals, so it never pins the library (see
+//   DESIGN.md); build with nitric_add_plugin(), which adds -fno-gnu-unique.
+//
+// THREADS
+//   Handlers of different connections run concurrently: state shared between
+//   them needs a lock. Handles (Plugin, Websocket, KvStore) are immutable after
+//   setup and safe to use from any thread. On() and the declarations are only
+//   valid inside the setup lambda.
+#ifndef NITRIC_PLUGIN_HPP_
+#define NITRIC_PLUGIN_HPP_
+
+#include <nitric/plugin.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace nitric {
+
+// ---------------------------------------------------------------------------
+// Error and Result
+
+// Name of a status, e.g. "NOT_FOUND".
+inline const char* StatusName(nitric_status code) noexcept {
+  switch (code) {
+    case NITRIC_OK:
+      return "OK";
+    case NITRIC_DONE:
+      return "DONE";
+    case NITRIC_ERR_INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case NITRIC_ERR_NOT_FOUND:
+      return "NOT_FOUND";
+    case NITRIC_ERR_PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case NITRIC_ERR_UNAVAILABLE:
+      return "UNAVAILABLE";
+    case NITRIC_ERR_FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case NITRIC_ERR_INTERNAL:
+      return "INTERNAL";
+    case NITRIC_ERR_HANDLER:
+      return "HANDLER";
+  }
+  return "UNKNOWN";
+}
+
+// An error value; a default-constructed Error means success (Go's nil).
+class Error {
+ public:
+  Error() noexcept = default;
+  // A failure of the plugin's own making (NITRIC_ERR_HANDLER).
+  explicit Error(std::string message) : code_(NITRIC_ERR_HANDLER), message_(std::move(message)) {}
+  Error(nitric_status code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  // True when this IS an error.
+  explicit operator bool() const noexcept { return code_ != NITRIC_OK; }
+  bool ok() const noexcept { return code_ == NITRIC_OK; }
+  nitric_status code() const noexcept { return code_; }
+  const std::string& message() const noexcept { return message_; }
+
+  bool IsDone() const noexcept { return code_ == NITRIC_DONE; }
+  bool IsNotFound() const noexcept { return code_ == NITRIC_ERR_NOT_FOUND; }
+  bool IsPermissionDenied() const noexcept { return code_ == NITRIC_ERR_PERMISSION_DENIED; }
+  bool IsUnavailable() const noexcept { return code_ == NITRIC_ERR_UNAVAILABLE; }
+
+  // "NOT_FOUND: <message>", or "OK".
+  std::string ToString() const {
+    std::string out = StatusName(code_);
+    if (!message_.empty()) out.append(": ").append(message_);
+    return out;
+  }
+
+ private:
+  nitric_status code_ = NITRIC_OK;
+  std::string message_;
+};
+
+// A value of type T, or the Error that prevented it.
+template <class T>
+class Result {
+ public:
+  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  // REQUIRES: error is an error (an OK Error becomes NITRIC_ERR_INTERNAL).
+  Result(Error error) : error_(std::move(error)) {  // NOLINT: implicit by design
+    if (!error_) error_ = Error(NITRIC_ERR_INTERNAL, "Result built from a non-error");
+  }
+
+  explicit operator bool() const noexcept { return value_.has_value(); }
+  bool ok() const noexcept { return value_.has_value(); }
+
+  // REQUIRES: ok().
+  T& operator*() & { return *value_; }
+  const T& operator*() const& { return *value_; }
+  T&& operator*() && { return std::move(*value_); }
+  T* operator->() { return &*value_; }
+  const T* operator->() const { return &*value_; }
+  T& value() & { return *value_; }
+  const T& value() const& { return *value_; }
+
+  template <class U>
+  T value_or(U&& fallback) const& {
+    return value_ ? *value_ : static_cast<T>(std::forward<U>(fallback));
+  }
+
+  // The error; an OK Error when ok().
+  const Error& error() const& noexcept { return error_; }
+
+ private:
+  std::optional<T> value_;
+  Error error_;
+};
+
+// ---------------------------------------------------------------------------
+// Event types and KV permissions (names as in the Go SDK)
+
+enum EventType : uint32_t {
+  EventType_Connect = NITRIC_ON_CONNECT,
+  EventType_Disconnect = NITRIC_ON_DISCONNECT,
+  EventType_Message = NITRIC_ON_MESSAGE,
+};
+
+constexpr EventType operator|(EventType a, EventType b) noexcept {
+  return static_cast<EventType>(static_cast<uint32_t>(a) | static_cast<uint32_t>(b));
+}
+
+// "connect", "disconnect", "message" (as Go's Request.EventType() prints), or
+// "mixed" for a mask of several types.
+inline const char* ToString(EventType type) noexcept {
+  switch (type) {
+    case EventType_Connect:
+      return "connect";
+    case EventType_Disconnect:
+      return "disconnect";
+    case EventType_Message:
+      return "message";
+  }
+  return "mixed";
+}
+
+enum KvPermission : uint32_t {
+  KvStoreGet = NITRIC_KV_GET,
+  KvStoreSet = NITRIC_KV_SET,
+  KvStoreDelete = NITRIC_KV_DELETE,
+};
+
+constexpr KvPermission operator|(KvPermission a, KvPermission b) noexcept {
+  return static_cast<KvPermission>(static_cast<uint32_t>(a) | static_cast<uint32_t>(b));
+}
+
+// ---------------------------------------------------------------------------
+// Flat JSON objects: the KV value type
+
+namespace detail {
+
+inline void AppendJsonString(std::string& out, std::string_view text) {
+  out.push_back('"');
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      default:
+        if (c < 0x20) {
+          out.append("\\u00");
+          out.push_back("0123456789abcdef"[c >> 4]);  // a literal, not a static
+          out.push_back("0123456789abcdef"[c & 0xf]);
+        } else {
+          out.push_back(ch);  // UTF-8 passes through untouched
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+inline void AppendJsonNumber(std::string& out, double n) {
+  if (!std::isfinite(n)) {  // JSON has no NaN or infinity
+    out.append("null");
+    return;
+  }
+  char buf[64];
+  std::to_chars_result r;
+  // Integral values print without a fraction or exponent ("42", not "42.0").
+  if (n == std::trunc(n) && std::fabs(n) < 9007199254740992.0) {
+    r = std::to_chars(buf, buf + sizeof buf, static_cast<long long>(n));
+  } else {
+    r = std::to_chars(buf, buf + sizeof buf, n);  // shortest round-trip form
+  }
+  out.append(buf, r.ptr);
+}
+
+}  // namespace detail
+
+class Object;
+
+// One value of a flat JSON object.
+class Value {
+ public:
+  enum class Kind { kNull, kBool, kNumber, kString, kRaw };
+
+  Value() noexcept = default;
+  Value(std::nullptr_t) noexcept {}                         // NOLINT
+  Value(bool b) noexcept : kind_(Kind::kBool), bool_(b) {}  // NOLINT
+  template <class T, std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>, int> = 0>
+  Value(T n) noexcept : kind_(Kind::kNumber), number_(static_cast<double>(n)) {}  // NOLINT
+  Value(const char* s) : kind_(Kind::kString), text_(s != nullptr ? s : "") {}    // NOLINT
+  Value(std::string s) : kind_(Kind::kString), text_(std::move(s)) {}             // NOLINT
+  Value(std::string_view s) : kind_(Kind::kString), text_(s) {}                   // NOLINT
+
+  // A nested JSON object or array, kept as text. REQUIRES: valid JSON.
+  static Value RawJson(std::string json) {
+    Value v;
+    v.kind_ = Kind::kRaw;
+    v.text_ = std::move(json);
+    return v;
+  }
+
+  Kind kind() const noexcept { return kind_; }
+  bool is_null() const noexcept { return kind_ == Kind::kNull; }
+  bool is_bool() const noexcept { return kind_ == Kind::kBool; }
+  bool is_number() const noexcept { return kind_ == Kind::kNumber; }
+  bool is_string() const noexcept { return kind_ == Kind::kString; }
+  bool is_raw() const noexcept { return kind_ == Kind::kRaw; }
+
+  // Each accessor returns a neutral value (false, 0, "") for another kind.
+  bool AsBool() const noexcept { return kind_ == Kind::kBool && bool_; }
+  double AsNumber() const noexcept { return kind_ == Kind::kNumber ? number_ : 0.0; }
+  const std::string& AsString() const noexcept { return text_; }  // kString (kRaw: the JSON)
+
+  void AppendJson(std::string& out) const {
+    switch (kind_) {
+      case Kind::kNull:
+        out.append("null");
+        break;
+      case Kind::kBool:
+        out.append(bool_ ? "true" : "false");
+        break;
+      case Kind::kNumber:
+        detail::AppendJsonNumber(out, number_);
+        break;
+      case Kind::kString:
+        detail::AppendJsonString(out, text_);
+        break;
+      case Kind::kRaw:
+        out.append(text_);
+        break;
+    }
+  }
+  std::string ToJson() const {
+    std::string out;
+    AppendJson(out);
+    return out;
+  }
+
+  friend bool operator==(const Value& a, const Value& b) noexcept {
+    if (a.kind_ != b.kind_) return false;
+    switch (a.kind_) {
+      case Kind::kNull:
+        return true;
+      case Kind::kBool:
+        return a.bool_ == b.bool_;
+      case Kind::kNumber:
+        return a.number_ == b.number_;
+      default:
+        return a.text_ == b.text_;
+    }
+  }
+
+ private:
+  Kind kind_ = Kind::kNull;
+  bool bool_ = false;
+  double number_ = 0;
+  std::string text_;
+};
+
+// A JSON object of Values, e.g. Object{{"connectionId", id}, {"n", 3}}.
+// Keys are kept sorted; a repeated key in parsed text keeps the last value.
+class Object {
+ public:
+  using Fields = std::map<std::string, Value, std::less<>>;
+
+  Object() = default;
+  Object(std::initializer_list<Fields::value_type> fields) : fields_(fields) {}
+
+  // Inserts a null value if the key is missing.
+  Value& operator[](std::string_view key) {
+    auto it = fields_.find(key);
+    if (it == fields_.end()) it = fields_.emplace(std::string(key), Value()).first;
+    return it->second;
+  }
+  // nullptr when missing.
+  const Value* Find(std::string_view key) const {
+    auto it = fields_.find(key);
+    return it == fields_.end() ? nullptr : &it->second;
+  }
+  // The value of `key` when it is a string.
+  std::optional<std::string> GetString(std::string_view key) const {
+    const Value* v = Find(key);
+    if (v == nullptr || !v->is_string()) return std::nullopt;
+    return v->AsString();
+  }
+  bool Contains(std::string_view key) const { return fields_.find(key) != fields_.end(); }
+  bool Erase(std::string_view key) {
+    auto it = fields_.find(key);
+    if (it == fields_.end()) return false;
+    fields_.erase(it);
+    return true;
+  }
+  size_t size() const noexcept { return fields_.size(); }
+  bool empty() const noexcept { return fields_.empty(); }
+  Fields::const_iterator begin() const noexcept { return fields_.begin(); }
+  Fields::const_iterator end() const noexcept { return fields_.end(); }
+
+  std::string ToJson() const {
+    std::string out = "{";
+    bool first = true;
+    for (const auto& [key, value] : fields_) {
+      if (!first) out.push_back(',');
+      first = false;
+      detail::AppendJsonString(out, key);
+      out.push_back(':');
+      value.AppendJson(out);
+    }
+    out.push_back('}');
+    return out;
+  }
+
+  // Parses JSON object text. Nested objects and arrays become Value::RawJson.
+  static Result<Object> Parse(std::string_view json);
+
+  friend bool operator==(const Object& a, const Object& b) { return a.fields_ == b.fields_; }
+
+ private:
+  Fields fields_;
+};
+
+namespace detail {
+
+// A small recursive-descent reader for Object::Parse. Not a validator of
+// nested values: those are copied as balanced text.
+class JsonReader {
+ public:
+  explicit JsonReader(std::string_view text) : s_(text) {}
+
+  Result<Object> ReadObject() {
+    Object object;
+    SkipSpace();
+    if (!Eat('{')) return Fail("expected '{'");
+    SkipSpace();
+    if (!Eat('}')) {
+      for (;;) {
+        SkipSpace();
+        std::string key;
+        if (!ReadString(key)) return Fail("expected a string key");
+        SkipSpace();
+        if (!Eat(':')) return Fail("expected ':'");
+        SkipSpace();
+        Value value;
+        if (!ReadValue(value)) return Fail("bad value");
+        object[key] = std::move(value);
+        SkipSpace();
+        if (Eat(',')) continue;
+        if (Eat('}')) break;
+        return Fail("expected ',' or '}'");
+      }
+    }
+    SkipSpace();
+    if (i_ != s_.size()) return Fail("trailing characters");
+    return object;
+  }
+
+ private:
+  Error Fail(const char* what) const {
+    return Error(NITRIC_ERR_INVALID_ARGUMENT,
+                 std::string("JSON object: ") + what + " at offset " + std::to_string(i_));
+  }
+  void SkipSpace() {
+    while (i_ < s_.size() &&
+           (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) {
+      ++i_;
+    }
+  }
+  bool Eat(char c) {
+    if (i_ < s_.size() && s_[i_] == c) {
+      ++i_;
+      return true;
+    }
+    return false;
+  }
+  bool EatWord(std::string_view word) {
+    if (s_.substr(i_, word.size()) != word) return false;
+    i_ += word.size();
+    return true;
+  }
+
+  bool ReadHex4(uint32_t& out) {
+    if (s_.size() - i_ < 4) return false;
+    out = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = s_[i_++];
+      out <<= 4;
+      if (c >= '0' && c <= '9')
+        out |= static_cast<uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        out |= static_cast<uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        out |= static_cast<uint32_t>(c - 'A' + 10);
+      else
+        return false;
+    }
+    return true;
+  }
+
+  static void AppendUtf8(std::string& out, uint32_t cp) {
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+
+  bool ReadString(std::string& out) {
+    if (!Eat('"')) return false;
+    while (i_ < s_.size()) {
+      const char c = s_[i_++];
+      if (c == '"') return true;
+      if (static_cast<unsigned char>(c) < 0x20) return false;  // must be escaped
+      if (c != '\\') {
+        out.push_back(c);
+        continue;
+      }
+      if (i_ >= s_.size()) return false;
+      switch (s_[i_++]) {
+        case '"':
+          out.push_back('"');
+          break;
+        case '\\':
+          out.push_back('\\');
+          break;
+        case '/':
+          out.push_back('/');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'u': {
+          uint32_t cp;
+          if (!ReadHex4(cp)) return false;
+          if (cp >= 0xD800 && cp <= 0xDBFF) {  // high surrogate: needs its pair
+            uint32_t low;
+            if (!EatWord("\\u") || !ReadHex4(low) || low < 0xDC00 || low > 0xDFFF) return false;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return false;  // lone low surrogate
+          }
+          AppendUtf8(out, cp);
+          break;
+        }
+        default:
+          return false;
+      }
+    }
+    return false;
+  }
+
+  // Copies a nested object or array verbatim (balanced brackets, strings
+  // skipped so brackets inside them do not count).
+  bool ReadComposite(std::string& out) {
+    const size_t start = i_;
+    int depth = 0;
+    while (i_ < s_.size()) {
+      const char c = s_[i_];
+      if (c == '"') {
+        std::string ignored;
+        if (!ReadString(ignored)) return false;
+        continue;
+      }
+      ++i_;
+      if (c == '{' || c == '[') {
+        ++depth;
+      } else if (c == '}' || c == ']') {
+        if (--depth == 0) {
+          out.assign(s_.substr(start, i_ - start));
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  bool ReadValue(Value& out) {
+    if (i_ >= s_.size()) return false;
+    const char c = s_[i_];
+    if (c == '"') {
+      std::string text;
+      if (!ReadString(text)) return false;
+      out = Value(std::move(text));
+      return true;
+    }
+    if (c == '{' || c == '[') {
+      std::string raw;
+      if (!ReadComposite(raw)) return false;
+      out = Value::RawJson(std::move(raw));
+      return true;
+    }
+    if (EatWord("true")) {
+      out = Value(true);
+      return true;
+    }
+    if (EatWord("false")) {
+      out = Value(false);
+      return true;
+    }
+    if (EatWord("null")) {
+      out = Value(nullptr);
+      return true;
+    }
+    if (c != '-' && (c < '0' || c > '9')) return false;  // from_chars also takes "inf"
+    double n = 0;
+    auto r = std::from_chars(s_.data() + i_, s_.data() + s_.size(), n);
+    if (r.ec != std::errc()) return false;
+    i_ = static_cast<size_t>(r.ptr - s_.data());
+    out = Value(n);
+    return true;
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+}  // namespace detail
+
+inline Result<Object> Object::Parse(std::string_view json) {
+  return detail::JsonReader(json).ReadObject();
+}
+
+// ---------------------------------------------------------------------------
+// Internals shared by the handles
+
+class Ctx;
+
+namespace detail {
+
+inline nitric_str Str(std::string_view s) noexcept { return nitric_str{s.data(), s.size()}; }
+inline std::string_view View(nitric_str s) noexcept {
+  return s.len == 0 ? std::string_view() : std::string_view(s.ptr, s.len);
+}
+
+struct PluginState;
+
+// One registered handler; its address is the user_data given to api->on().
+struct HandlerSlot {
+  PluginState* state;
+  std::function<Error(Ctx&)> fn;
+};
+
+// Everything the plugin registered. Created by init(), deleted by shutdown():
+// the host never holds a C++ object of the plugin.
+struct PluginState {
+  PluginState(nitric_host* h, const nitric_host_api* a) : host(h), api(a) {}
+
+  nitric_host* const host;
+  const nitric_host_api* const api;
+  std::deque<HandlerSlot> handlers;  // a deque: slots never move
+  std::function<void()> on_shutdown;
+  std::function<std::string()> export_state;
+  std::function<Error(std::string_view)> import_state;
+  bool in_setup = true;
+  std::string setup_error;  // the first declaration that failed in setup
+
+  // The host's text for the last failed call on this thread.
+  Error HostError(nitric_status code) const { return Error(code, api->last_error()); }
+
+  // Records a failed declaration: it fails init() when it happens in setup,
+  // and is logged otherwise.
+  void Failed(const std::string& what, nitric_status code) {
+    std::string text = what + ": " + StatusName(code) + ": " + api->last_error();
+    if (in_setup) {
+      if (setup_error.empty()) setup_error = std::move(text);
+    } else {
+      api->log(host, NITRIC_LOG_ERROR, text.data(), text.size());
+    }
+  }
+};
+
+// Any text part for Plugin::Log.
+inline void AppendPart(std::string& out, std::string_view s) { out.append(s); }
+inline void AppendPart(std::string& out, const Error& e) { out.append(e.ToString()); }
+template <class T, std::enable_if_t<std::is_arithmetic_v<T>, int> = 0>
+void AppendPart(std::string& out, T v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    out.append(v ? "true" : "false");
+  } else if constexpr (std::is_same_v<T, char>) {
+    out.push_back(v);
+  } else {
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+  }
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------
+// The event context
+
+// What arrived. Every accessor reads the host's event: no copies unless a
+// method returns an owning type.
+class EventRequest {
+ public:
+  EventRequest(const nitric_host_api* api, nitric_event* event) noexcept
+      : api_(api), event_(event) {}
+
+  std::string SocketName() const { return std::string(SocketNameView()); }
+  std::string_view SocketNameView() const { return detail::View(api_->event_socket(event_)); }
+
+  nitric::EventType EventType() const {
+    return static_cast<nitric::EventType>(1u << api_->event_type(event_));
+  }
+
+  std::string ConnectionID() const { return std::string(ConnectionIDView()); }
+  std::string_view ConnectionIDView() const {
+    return detail::View(api_->event_connection_id(event_));
+  }
+
+  // Connect only: every key with its values (in arrival order).
+  std::map<std::string, std::vector<std::string>> QueryParams() const {
+    std::map<std::string, std::vector<std::string>> params;
+    const size_t keys = api_->event_query_count(event_);
+    for (size_t k = 0; k < keys; ++k) {
+      nitric_str key{};
+      size_t count = 0;
+      if (api_->event_query_key(event_, k, &key, &count) != NITRIC_OK) break;
+      auto& values = params[std::string(detail::View(key))];
+      for (size_t v = 0; v < count; ++v) {
+        nitric_str value{};
+        if (api_->event_query_value(event_, k, v, &value) == NITRIC_OK) {
+          values.emplace_back(detail::View(value));
+        }
+      }
+    }
+    return params;
+  }
+
+  // Connect only: the first value of `key`, if the key is present.
+  std::optional<std::string> QueryParam(std::string_view wanted) const {
+    const size_t keys = api_->event_query_count(event_);
+    for (size_t k = 0; k < keys; ++k) {
+      nitric_str key{};
+      size_t count = 0;
+      if (api_->event_query_key(event_, k, &key, &count) != NITRIC_OK) break;
+      if (detail::View(key) != wanted || count == 0) continue;
+      nitric_str value{};
+      if (api_->event_query_value(event_, k, 0, &value) != NITRIC_OK) break;
+      return std::string(detail::View(value));
+    }
+    return std::nullopt;
+  }
+
+  // Message only: the body, binary-safe.
+  std::string Message() const { return std::string(MessageView()); }
+  std::string_view MessageView() const { return detail::View(api_->event_message(event_)); }
+
+  nitric_event* raw() const noexcept { return event_; }
+
+ private:
+  const nitric_host_api* api_;
+  nitric_event* event_;
+};
+
+struct EventResponse {
+  // Set to reject a Connect (later handlers of the chain do not run).
+  bool Reject = false;
+};
+
+// The handler's view of one event. Valid during the handler call only.
+class Ctx {
+ public:
+  Ctx(const nitric_host_api* api, nitric_event* event) noexcept : Request(api, event) {}
+  Ctx(const Ctx&) = delete;
+  Ctx& operator=(const Ctx&) = delete;
+
+  EventRequest Request;
+  EventResponse Response;
+};
+
+namespace detail {
+
+template <class>
+inline constexpr bool kAlwaysFalse = false;
+
+// Turns any of the four handler shapes into Error(Ctx&).
+template <class F>
+std::function<Error(Ctx&)> WrapHandler(F&& handler) {
+  using Fn = std::decay_t<F>;
+  if constexpr (std::is_invocable_v<Fn&, Ctx&>) {
+    using R = std::invoke_result_t<Fn&, Ctx&>;
+    if constexpr (std::is_void_v<R>) {
+      return [fn = Fn(std::forward<F>(handler))](Ctx& ctx) mutable -> Error {
+        fn(ctx);
+        return Error();
+      };
+    } else {
+      static_assert(std::is_convertible_v<R, Error>, "a handler returns void or nitric::Error");
+      return [fn = Fn(std::forward<F>(handler))](Ctx& ctx) mutable -> Error { return fn(ctx); };
+    }
+  } else if constexpr (std::is_invocable_v<Fn&>) {
+    using R = std::invoke_result_t<Fn&>;
+    if constexpr (std::is_void_v<R>) {
+      return [fn = Fn(std::forward<F>(handler))](Ctx&) mutable -> Error {
+        fn();
+        return Error();
+      };
+    } else {
+      static_assert(std::is_convertible_v<R, Error>, "a handler returns void or nitric::Error");
+      return [fn = Fn(std::forward<F>(handler))](Ctx&) mutable -> Error { return fn(); };
+    }
+  } else {
+    static_assert(kAlwaysFalse<Fn>,
+                  "a handler is void(), Error(), void(nitric::Ctx&) or Error(nitric::Ctx&)");
+  }
+}
+
+// Sets the failure text without allocating (we may be handling bad_alloc).
+inline void SetErrorText(nitric_host* host, const nitric_host_api* api, const char* prefix,
+                         const char* what) noexcept {
+  char buf[512];
+  const int n = std::snprintf(buf, sizeof buf, "%s%s", prefix, what != nullptr ? what : "");
+  const size_t len = n < 0 ? 0 : (static_cast<size_t>(n) < sizeof buf ? n : sizeof buf - 1);
+  api->set_error(host, buf, len);
+}
+inline void SetErrorText(const PluginState* state, const char* prefix, const char* what) noexcept {
+  SetErrorText(state->host, state->api, prefix, what);
+}
+
+// The C handler every C++ handler goes through: exceptions stop here.
+inline nitric_status RunHandler(nitric_event* event, void* user_data) noexcept {
+  auto* slot = static_cast<HandlerSlot*>(user_data);
+  const PluginState* state = slot->state;
+  try {
+    Ctx ctx(state->api, event);
+    Error err = slot->fn(ctx);
+    if (ctx.Response.Reject) state->api->event_reject(event);
+    if (!err) return NITRIC_OK;
+    state->api->set_error(state->host, err.message().data(), err.message().size());
+    // DONE is "not an error" to the host; a handler returning it still failed.
+    return err.code() == NITRIC_DONE ? NITRIC_ERR_HANDLER : err.code();
+  } catch (const std::exception& e) {
+    SetErrorText(state, "uncaught exception: ", e.what());
+  } catch (...) {
+    SetErrorText(state, "uncaught exception of a non-std type", "");
+  }
+  return NITRIC_ERR_HANDLER;
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------
+// Handles
+
+// A websocket this plugin declared. Cheap to copy; capture it by value.
+class Websocket {
+ public:
+  Websocket(detail::PluginState* state, std::string name) : state_(state), name_(std::move(name)) {}
+
+  const std::string& Name() const noexcept { return name_; }
+
+  // Registers `handler` for every type in `types` (Go: ws.On). Registering a
+  // type again replaces the earlier handler. Setup only.
+  template <class F>
+  void On(EventType types, F&& handler) const {
+    detail::HandlerSlot& slot = state_->handlers.emplace_back(
+        detail::HandlerSlot{state_, detail::WrapHandler(std::forward<F>(handler))});
+    const nitric_status st = state_->api->on(
+        state_->host, detail::Str(name_), static_cast<uint32_t>(types), &detail::RunHandler, &slot);
+    if (st != NITRIC_OK) state_->Failed("On(\"" + name_ + "\")", st);
+  }
+
+  // Sends `data` to one connection of this socket.
+  Error Send(std::string_view connection_id, std::string_view data) const {
+    const nitric_status st = state_->api->ws_send(state_->host, detail::Str(name_),
+                                                  detail::Str(connection_id), detail::Str(data));
+    return st == NITRIC_OK ? Error() : state_->HostError(st);
+  }
+
+  // Closes one connection of this socket.
+  Error Close(std::string_view connection_id) const {
+    const nitric_status st =
+        state_->api->ws_close(state_->host, detail::Str(name_), detail::Str(connection_id));
+    return st == NITRIC_OK ? Error() : state_->HostError(st);
+  }
+
+  // The socket's public URL, e.g. ws://127.0.0.1:4001.
+  Result<std::string> Details() const {
+    nitric_buffer url{nullptr, 0};
+    const nitric_status st = state_->api->ws_details(state_->host, detail::Str(name_), &url);
+    if (st != NITRIC_OK) return state_->HostError(st);
+    std::string out(url.ptr != nullptr ? url.ptr : "", url.len);
+    state_->api->buffer_free(&url);
+    return out;
+  }
+
+ private:
+  detail::PluginState* state_;
+  std::string name_;
+};
+
+// A scan of keys. Move-only; releases the host's iterator when destroyed.
+class KeyStream {
+ public:
+  KeyStream(const nitric_host_api* api, nitric_key_iter* iter) noexcept : api_(api), iter_(iter) {}
+  KeyStream(KeyStream&& other) noexcept
+      : api_(other.api_), iter_(std::exchange(other.iter_, nullptr)) {}
+  KeyStream& operator=(KeyStream&& other) noexcept {
+    if (this != &other) {
+      Release();
+      api_ = other.api_;
+      iter_ = std::exchange(other.iter_, nullptr);
+    }
+    return *this;
+  }
+  KeyStream(const KeyStream&) = delete;
+  KeyStream& operator=(const KeyStream&) = delete;
+  ~KeyStream() { Release(); }
+
+  // The next key; at the end an error whose IsDone() is true (Go: Recv()
+  // returns an error when the stream is exhausted).
+  Result<std::string> Recv() {
+    if (iter_ == nullptr) return Error(NITRIC_DONE, "end of keys");
+    nitric_str key{};
+    const nitric_status st = api_->kv_keys_next(iter_, &key);
+    if (st == NITRIC_OK) return std::string(detail::View(key));
+    if (st == NITRIC_DONE) return Error(NITRIC_DONE, "end of keys");
+    return Error(st, api_->last_error());
+  }
+
+ private:
+  void Release() noexcept {
+    if (iter_ != nullptr) api_->kv_keys_free(iter_);
+    iter_ = nullptr;
+  }
+
+  const nitric_host_api* api_;
+  nitric_key_iter* iter_;
+};
+
+// A key-value store. Calls need the permission given to Allow().
+class KvStore {
+ public:
+  KvStore(detail::PluginState* state, std::string name) : state_(state), name_(std::move(name)) {}
+
+  const std::string& Name() const noexcept { return name_; }
+
+  // Declares the store with these permissions (Go: NewKv(..).Allow(..)).
+  // Setup only; allowing again adds permissions.
+  template <class... P>
+  KvStore Allow(P... permissions) const {
+    static_assert((std::is_same_v<P, KvPermission> && ...), "Allow takes KvStoreGet/Set/Delete");
+    const uint32_t allow = (0u | ... | static_cast<uint32_t>(permissions));
+    const nitric_status st = state_->api->declare_kv(state_->host, detail::Str(name_), allow);
+    if (st != NITRIC_OK) state_->Failed("NewKv(\"" + name_ + "\").Allow", st);
+    return *this;
+  }
+
+  // The value of `key`; an error with IsNotFound() when missing.
+  Result<Object> Get(std::string_view key) const {
+    Result<std::string> json = GetJSON(key);
+    if (!json) return json.error();
+    return Object::Parse(*json);
+  }
+  Result<std::string> GetJSON(std::string_view key) const {
+    nitric_buffer buf{nullptr, 0};
+    const nitric_status st =
+        state_->api->kv_get(state_->host, detail::Str(name_), detail::Str(key), &buf);
+    if (st != NITRIC_OK) return state_->HostError(st);
+    std::string out(buf.ptr != nullptr ? buf.ptr : "", buf.len);
+    state_->api->buffer_free(&buf);
+    return out;
+  }
+
+  Error Set(std::string_view key, const Object& value) const {
+    return SetJSON(key, value.ToJson());
+  }
+  // REQUIRES: `json` is JSON object text.
+  Error SetJSON(std::string_view key, std::string_view json) const {
+    const nitric_status st =
+        state_->api->kv_set(state_->host, detail::Str(name_), detail::Str(key), detail::Str(json));
+    return st == NITRIC_OK ? Error() : state_->HostError(st);
+  }
+
+  // Deleting a missing key succeeds.
+  Error Delete(std::string_view key) const {
+    const nitric_status st =
+        state_->api->kv_delete(state_->host, detail::Str(name_), detail::Str(key));
+    return st == NITRIC_OK ? Error() : state_->HostError(st);
+  }
+
+  // Every key that starts with `prefix`.
+  Result<KeyStream> Keys(std::string_view prefix = {}) const {
+    nitric_key_iter* iter = nullptr;
+    const nitric_status st =
+        state_->api->kv_keys(state_->host, detail::Str(name_), detail::Str(prefix), &iter);
+    if (st != NITRIC_OK) return state_->HostError(st);
+    return KeyStream(state_->api, iter);
+  }
+
+ private:
+  detail::PluginState* state_;
+  std::string name_;
+};
+
+// The plugin being set up: declarations, config, logging and hooks. A cheap,
+// copyable handle; copies refer to the same plugin.
+class Plugin {
+ public:
+  explicit Plugin(detail::PluginState* state) noexcept : state_(state) {}
+
+  // Declares websocket `name` (Go: nitric.NewWebsocket). Setup only.
+  Websocket NewWebsocket(std::string_view name) const {
+    const nitric_status st = state_->api->declare_websocket(state_->host, detail::Str(name));
+    if (st != NITRIC_OK) state_->Failed("NewWebsocket(\"" + std::string(name) + "\")", st);
+    return Websocket(state_, std::string(name));
+  }
+
+  // A KV store handle (Go: nitric.NewKv); call Allow() to declare it.
+  KvStore NewKv(std::string_view name) const { return KvStore(state_, std::string(name)); }
+
+  // ---- config: the [plugins.<name>] table; paths like "a.b" or "list[2]" ----
+
+  // The raw value; type NITRIC_CONFIG_NONE when missing.
+  nitric_config_value ConfigValue(std::string_view path) const {
+    nitric_config_value v{};
+    if (state_->api->config_get(state_->host, path.data(), path.size(), &v) != NITRIC_OK) {
+      v.type = NITRIC_CONFIG_NONE;
+    }
+    return v;
+  }
+  bool HasConfig(std::string_view path) const {
+    return ConfigValue(path).type != NITRIC_CONFIG_NONE;
+  }
+  // A string value (nullopt when missing or of another type).
+  std::optional<std::string> Config(std::string_view path) const {
+    const nitric_config_value v = ConfigValue(path);
+    if (v.type != NITRIC_CONFIG_STRING) return std::nullopt;
+    return std::string(detail::View(v.string));
+  }
+  std::optional<int64_t> ConfigInt(std::string_view path) const {
+    const nitric_config_value v = ConfigValue(path);
+    if (v.type != NITRIC_CONFIG_INTEGER) return std::nullopt;
+    return v.integer;
+  }
+  // A float, or an integer converted.
+  std::optional<double> ConfigFloat(std::string_view path) const {
+    const nitric_config_value v = ConfigValue(path);
+    if (v.type != NITRIC_CONFIG_FLOAT && v.type != NITRIC_CONFIG_INTEGER) return std::nullopt;
+    return v.number;
+  }
+  std::optional<bool> ConfigBool(std::string_view path) const {
+    const nitric_config_value v = ConfigValue(path);
+    if (v.type != NITRIC_CONFIG_BOOL) return std::nullopt;
+    return v.boolean != 0;
+  }
+  // An array of strings (nullopt when missing, not an array, or holding a
+  // value that is not a string).
+  std::optional<std::vector<std::string>> ConfigStrings(std::string_view path) const {
+    const nitric_config_value array = ConfigValue(path);
+    if (array.type != NITRIC_CONFIG_ARRAY) return std::nullopt;
+    std::vector<std::string> out;
+    for (size_t i = 0; i < array.count; ++i) {
+      std::optional<std::string> item = Config(std::string(path) + "[" + std::to_string(i) + "]");
+      if (!item) return std::nullopt;
+      out.push_back(std::move(*item));
+    }
+    return out;
+  }
+
+  // ---- logging, under the plugin's name; parts are concatenated ----
+
+  template <class... Parts>
+  void Log(nitric_log_level level, const Parts&... parts) const {
+    std::string text;
+    (detail::AppendPart(text, parts), ...);
+    state_->api->log(state_->host, level, text.data(), text.size());
+  }
+  template <class... Parts>
+  void Trace(const Parts&... parts) const {
+    Log(NITRIC_LOG_TRACE, parts...);
+  }
+  template <class... Parts>
+  void Debug(const Parts&... parts) const {
+    Log(NITRIC_LOG_DEBUG, parts...);
+  }
+  template <class... Parts>
+  void Info(const Parts&... parts) const {
+    Log(NITRIC_LOG_INFO, parts...);
+  }
+  template <class... Parts>
+  void Warn(const Parts&... parts) const {
+    Log(NITRIC_LOG_WARN, parts...);
+  }
+  template <class... Parts>
+  void Error(const Parts&... parts) const {
+    Log(NITRIC_LOG_ERROR, parts...);
+  }
+
+  // ---- lifecycle hooks (setup only) ----
+
+  // Runs once before the plugin is unloaded, after its last event.
+  template <class F>
+  void OnShutdown(F&& fn) const {
+    state_->on_shutdown = std::forward<F>(fn);
+  }
+  // Hot reload, old version: returns the bytes to hand to the new version.
+  // Runs after this version's last event.
+  template <class F>
+  void ExportState(F&& fn) const {
+    state_->export_state = std::forward<F>(fn);
+  }
+  // Hot reload, new version: receives what the old version exported, before
+  // the first event. `fn` is void(std::string_view) or Error(std::string_view);
+  // an error is logged and the plugin still serves.
+  template <class F>
+  void ImportState(F&& fn) const {
+    using R = std::invoke_result_t<std::decay_t<F>&, std::string_view>;
+    if constexpr (std::is_void_v<R>) {
+      state_->import_state = [f = std::decay_t<F>(std::forward<F>(fn))](
+                                 std::string_view bytes) mutable -> nitric::Error {
+        f(bytes);
+        return nitric::Error();
+      };
+    } else {
+      state_->import_state = std::forward<F>(fn);
+    }
+  }
+
+  // Escape hatch to the C ABI.
+  nitric_host* host() const noexcept { return state_->host; }
+  const nitric_host_api* api() const noexcept { return state_->api; }
+
+ private:
+  detail::PluginState* state_;
+};
+
+// ---------------------------------------------------------------------------
+// The descriptor's callbacks (used by NITRIC_PLUGIN)
+
+namespace detail {
+
+inline nitric_status InitPlugin(nitric_host* host, const nitric_host_api* api, void** plugin_state,
+                                void (*setup)(Plugin&)) noexcept {
+  // This face uses every function of ABI 1.0.
+  if (api == nullptr || api->abi_major != NITRIC_ABI_MAJOR || !NITRIC_API_HAS(api, buffer_free)) {
+    return NITRIC_ERR_FAILED_PRECONDITION;
+  }
+  PluginState* state = nullptr;
+  try {
+    state = new PluginState(host, api);
+    Plugin plugin(state);
+    setup(plugin);
+    state->in_setup = false;
+    if (state->setup_error.empty()) {
+      *plugin_state = state;
+      return NITRIC_OK;
+    }
+    api->set_error(host, state->setup_error.data(), state->setup_error.size());
+  } catch (const std::exception& e) {
+    SetErrorText(host, api, "setup threw: ", e.what());
+  } catch (...) {
+    SetErrorText(host, api, "setup threw an exception of a non-std type", "");
+  }
+  delete state;  // the host forgets our handlers when init fails
+  return NITRIC_ERR_HANDLER;
+}
+
+inline void ShutdownPlugin(void* plugin_state) noexcept {
+  auto* state = static_cast<PluginState*>(plugin_state);
+  if (state == nullptr) return;
+  if (state->on_shutdown) {
+    try {
+      state->on_shutdown();
+    } catch (const std::exception& e) {
+      state->api->log(state->host, NITRIC_LOG_ERROR, e.what(), std::strlen(e.what()));
+    } catch (...) {
+      const char kText[] = "OnShutdown threw an exception of a non-std type";
+      state->api->log(state->host, NITRIC_LOG_ERROR, kText, sizeof kText - 1);
+    }
+  }
+  delete state;
+}
+
+inline nitric_status ExportPluginState(void* plugin_state, nitric_state_writer_fn write,
+                                       void* writer_ctx) noexcept {
+  auto* state = static_cast<PluginState*>(plugin_state);
+  if (state == nullptr || !state->export_state) return NITRIC_OK;  // no write: no import
+  try {
+    const std::string bytes = state->export_state();
+    write(writer_ctx, bytes.data(), bytes.size());
+    return NITRIC_OK;
+  } catch (const std::exception& e) {
+    SetErrorText(state, "ExportState threw: ", e.what());
+  } catch (...) {
+    SetErrorText(state, "ExportState threw an exception of a non-std type", "");
+  }
+  return NITRIC_ERR_HANDLER;
+}
+
+inline nitric_status ImportPluginState(void* plugin_state, const char* ptr, size_t len) noexcept {
+  auto* state = static_cast<PluginState*>(plugin_state);
+  if (state == nullptr || !state->import_state) return NITRIC_OK;
+  try {
+    nitric::Error err = state->import_state(std::string_view(ptr != nullptr ? ptr : "", len));
+    if (!err) return NITRIC_OK;
+    state->api->set_error(state->host, err.message().data(), err.message().size());
+    return err.code() == NITRIC_DONE ? NITRIC_ERR_HANDLER : err.code();
+  } catch (const std::exception& e) {
+    SetErrorText(state, "ImportState threw: ", e.what());
+  } catch (...) {
+    SetErrorText(state, "ImportState threw an exception of a non-std type", "");
+  }
+  return NITRIC_ERR_HANDLER;
+}
+
+}  // namespace detail
+}  // namespace nitric
+
+// Defines the plugin: its descriptor, its entry symbol, and the setup code
+// (a lambda or function taking nitric::Plugin&) that init() runs. Use once,
+// at namespace scope, in one source file:
+//
+//   NITRIC_PLUGIN("echo", [](nitric::Plugin& p) { ... });
+//
+// `name` names the plugin in logs and its [plugins.<name>] config table
+// ([A-Za-z0-9_-]); nullptr means the file name without ".so".
+#define NITRIC_PLUGIN(name, ...) NITRIC_PLUGIN_VERSIONED(name, nullptr, __VA_ARGS__)
+
+#define NITRIC_PLUGIN_VERSIONED(name, version, ...)                                            \
+  namespace {                                                                                  \
+  void NitricPluginSetup_(::nitric::Plugin& nitric_plugin_) { (__VA_ARGS__)(nitric_plugin_); } \
+  nitric_status NitricPluginInit_(nitric_host* host, const nitric_host_api* api,               \
+                                  void** plugin_state) noexcept {                              \
+    return ::nitric::detail::InitPlugin(host, api, plugin_state, &NitricPluginSetup_);         \
+  }                                                                                            \
+  const nitric_plugin_descriptor kNitricPluginDescriptor_ = {                                  \
+      NITRIC_ABI_MAJOR,                                                                        \
+      NITRIC_ABI_MINOR,                                                                        \
+      sizeof(nitric_plugin_descriptor),                                                        \
+      name,                                                                                    \
+      version,                                                                                 \
+      &NitricPluginInit_,                                                                      \
+      &::nitric::detail::ShutdownPlugin,                                                       \
+      &::nitric::detail::ExportPluginState,                                                    \
+      &::nitric::detail::ImportPluginState,                                                    \
+  };                                                                                           \
+  }                                                                                            \
+  NITRIC_PLUGIN_ENTRY { return &kNitricPluginDescriptor_; }                                    \
+  static_assert(true, "NITRIC_PLUGIN ends with a semicolon")
+
+#endif  // NITRIC_PLUGIN_HPP_
