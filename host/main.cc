@@ -1,1 +1,66 @@
-int main() { return 0; }  // placeholder, replaced by the host owner
+// nitric-host: runs Nitric websocket handlers from plugins against a Nitric
+// membrane. Reading order for a newcomer, following one event:
+//   membrane/event_stream.cc   a HandleEvents stream reads the event
+//   dispatch/dispatcher.cc     queued per connection, run on the worker pool
+//   plugins/plugin_generation.cc  the current generation's handler chain
+//   membrane/event_stream.cc   the answer is written back with the event's id
+// app/host_app.cc wires these together; membrane/session.cc keeps the streams.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "host/app/check.h"
+#include "host/app/cli.h"
+#include "host/app/host_app.h"
+#include "host/app/signals.h"
+#include "host/config/config.h"
+#include "host/logging/logging.h"
+#include "nitric/plugin.h"
+
+namespace {
+
+constexpr int kExitUsage = 2;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace nitric::host;
+  // Before any thread exists, so that every thread inherits the mask and
+  // only the signal thread ever sees SIGTERM, SIGINT and SIGHUP.
+  BlockControlSignals();
+
+  CliOptions cli;
+  std::string error;
+  if (!ParseCli(std::vector<std::string>(argv + 1, argv + argc), &cli, &error)) {
+    std::fprintf(stderr, "nitric-host: %s\n", error.c_str());
+    return kExitUsage;
+  }
+  if (cli.help) {
+    std::fputs(Usage().c_str(), stdout);
+    return 0;
+  }
+  if (cli.version) {
+    std::printf("nitric-host %s (plugin ABI %d.%d)\n", NITRIC_HOST_VERSION, NITRIC_ABI_MAJOR,
+                NITRIC_ABI_MINOR);
+    return 0;
+  }
+
+  ConfigResult loaded = LoadConfig(cli.config);
+  SetupLogging(cli.log_level.value_or(loaded.config.log_level),
+               cli.log_format.value_or(loaded.config.log_format));
+  if (!loaded.ok) {
+    spdlog::error("config: {}", loaded.error);
+    return kExitUsage;
+  }
+  for (const std::string& warning : loaded.warnings) spdlog::warn("config: {}", warning);
+
+  HostConfig config = std::move(loaded.config);
+  ApplyEnvironment(&config);
+  if (cli.plugins) config.plugins_dir = *cli.plugins;
+  if (cli.watch) config.watch = true;
+
+  if (cli.check) return RunCheck(config);
+  return RunHost(config, cli);
+}

@@ -1,0 +1,122 @@
+#include "host/app/cli.h"
+
+#include <charconv>
+
+namespace nitric::host {
+
+bool ParseCli(const std::vector<std::string>& args, CliOptions* options, std::string* error) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::optional<std::string> inline_value;
+    if (const size_t eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = flag.substr(eq + 1);
+      flag.resize(eq);
+    }
+    // The value of a flag that takes one.
+    auto value = [&](std::string* out) {
+      if (inline_value) {
+        *out = *inline_value;
+        return true;
+      }
+      if (i + 1 >= args.size()) {
+        *error = flag + " needs a value";
+        return false;
+      }
+      *out = args[++i];
+      return true;
+    };
+    auto no_value = [&] {
+      if (!inline_value) return true;
+      *error = flag + " takes no value";
+      return false;
+    };
+    std::string v;
+    if (flag == "--config") {
+      if (!value(&v)) return false;
+      options->config = v;
+    } else if (flag == "--plugins") {
+      if (!value(&v)) return false;
+      options->plugins = v;
+    } else if (flag == "--log-level") {
+      if (!value(&v)) return false;
+      options->log_level = ParseLogLevel(v);
+      if (!options->log_level) {
+        *error = "--log-level: expected trace, debug, info, warn, error, critical or off, got \"" +
+                 v + "\"";
+        return false;
+      }
+    } else if (flag == "--log-format") {
+      if (!value(&v)) return false;
+      options->log_format = ParseLogFormat(v);
+      if (!options->log_format) {
+        *error = "--log-format: expected text or json, got \"" + v + "\"";
+        return false;
+      }
+    } else if (flag == "--dev-data") {
+      if (!value(&v)) return false;
+      options->dev_data = v;
+    } else if (flag == "--dev-port") {
+      if (!value(&v)) return false;
+      unsigned port = 0;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), port);
+      if (ec != std::errc() || end != v.data() + v.size() || port > 65535) {
+        *error = "--dev-port: expected a port number 0..65535, got \"" + v + "\"";
+        return false;
+      }
+      options->dev_port = static_cast<uint16_t>(port);
+    } else if (flag == "--dev") {
+      if (!no_value()) return false;
+      options->dev = true;
+    } else if (flag == "--watch") {
+      if (!no_value()) return false;
+      options->watch = true;
+    } else if (flag == "--check") {
+      if (!no_value()) return false;
+      options->check = true;
+    } else if (flag == "--version") {
+      if (!no_value()) return false;
+      options->version = true;
+    } else if (flag == "--help" || flag == "-h") {
+      options->help = true;
+    } else {
+      *error = "unknown argument \"" + args[i] + "\" (see --help)";
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Usage() {
+  return R"(Usage: nitric-host [options]
+
+Runs Nitric websocket handlers from plugins (*.so) against a Nitric membrane.
+
+Options:
+  --plugins DIR        plugins folder (overrides host.plugins_dir)
+  --config FILE        TOML config file (see config/nitric-host.toml);
+                       without it the built-in defaults apply
+  --log-level LEVEL    trace, debug, info, warn, error, critical or off
+  --log-format FORMAT  text or json (JSON lines), on stderr
+  --watch              reload when the plugins folder changes
+  --dev                run a local dev membrane in-process on loopback and
+                       print each socket's ws:// URL
+  --dev-data DIR       dev membrane's KV data folder (default .nitric)
+  --dev-port N         first dev gateway port (default 4001; 0 = ephemeral)
+  --check              load and initialise every plugin without a membrane,
+                       print what each declares and handles, then exit
+                       (non-zero if any plugin fails)
+  --version            print the version and exit
+  --help               print this help and exit
+
+Environment:
+  SERVICE_ADDRESS      membrane address (overrides membrane.address)
+  NITRIC_ENVIRONMENT   "build": declare and register, exit when the
+                       membrane ends the streams
+
+Signals: SIGHUP reloads changed plugins; SIGTERM/SIGINT finish running
+events and exit 0.
+Exit codes: 0 success, 1 failure, 2 usage or configuration error.
+)";
+}
+
+}  // namespace nitric::host

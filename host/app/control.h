@@ -1,0 +1,52 @@
+// The host's control loop input: signals, the session and the reload watcher
+// post what happened; the main thread acts on it one item at a time. This is
+// how "signals only set a flag / wake a loop" is kept: no work happens where
+// an event is noticed.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+
+namespace nitric::host {
+
+struct ControlEvent {
+  enum Kind {
+    kReady,   // every wanted stream is registered
+    kReload,  // SIGHUP or the plugins folder changed
+    kStop,    // SIGTERM / SIGINT
+    kExit,    // the session cannot go on (build mode); `code` is the exit code
+  };
+  Kind kind;
+  int code = 0;
+  std::string reason;  // for the log line
+};
+
+// Thread-safe.
+class ControlQueue {
+ public:
+  void Post(ControlEvent event) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      events_.push_back(std::move(event));
+    }
+    cv_.notify_one();
+  }
+
+  // Blocks until an event is posted.
+  ControlEvent Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return !events_.empty(); });
+    ControlEvent event = std::move(events_.front());
+    events_.pop_front();
+    return event;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<ControlEvent> events_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace nitric::host

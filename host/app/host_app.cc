@@ -1,0 +1,196 @@
+#include "host/app/host_app.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "devserver/dev_membrane.h"
+#include "host/app/control.h"
+#include "host/app/signals.h"
+#include "host/app/systemd_notify.h"
+#include "host/dispatch/dispatcher.h"
+#include "host/membrane/channel.h"
+#include "host/membrane/grpc_membrane_client.h"
+#include "host/membrane/session.h"
+#include "host/reload/folder_watcher.h"
+#include "host/reload/reload_controller.h"
+
+namespace nitric::host {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// How long a graceful stop waits for the membrane to end the streams after
+// the last answers were written.
+constexpr auto kCloseGrace = 5s;
+
+bool BuildMode() {
+  const char* env = std::getenv("NITRIC_ENVIRONMENT");
+  return env != nullptr && std::string(env) == "build";
+}
+
+class HostApp {
+ public:
+  HostApp(const HostConfig& config, const CliOptions& cli) : config_(config), cli_(cli) {}
+
+  int Run() {
+    signals_ = std::make_unique<SignalWatcher>(&queue_);
+    std::string address = config_.membrane_address;
+    if (cli_.dev) {
+      if (!StartDevMembrane()) return 1;
+      address = dev_->grpc_address();
+    }
+    const bool build_mode = BuildMode();
+    spdlog::info("nitric-host {} starting: membrane {}{}, plugins {}, {} workers",
+                 NITRIC_HOST_VERSION, address, build_mode ? " (build mode)" : "",
+                 config_.plugins_dir.string(), config_.workers);
+
+    channel_ = OpenMembraneChannel(address);
+    client_ =
+        std::make_unique<GrpcMembraneClient>(channel_, config_.service_name, config_.call_timeout);
+    dispatcher_ = std::make_unique<Dispatcher>(config_.workers, &slot_);
+    SessionOptions session_options;
+    session_options.address = address;
+    session_options.service_name = config_.service_name;
+    session_options.call_timeout = config_.call_timeout;
+    session_options.build_mode = build_mode;
+    session_ = std::make_unique<MembraneSession>(
+        channel_, dispatcher_.get(), session_options,
+        [this] {
+          queue_.Post({ControlEvent::kReady, 0, "streams registered"});
+        },
+        [this](int code) {
+          queue_.Post({ControlEvent::kExit, code, "membrane session ended"});
+        });
+
+    GenerationOptions generation_options;
+    generation_options.folder = config_.plugins_dir;
+    generation_options.plugin_configs = config_.plugins;
+    generation_options.membrane = client_.get();
+    reload_ = std::make_unique<ReloadController>(std::move(generation_options), cli_.config, &slot_,
+                                                 session_.get());
+    // Published before the session registers any stream: the first event
+    // already finds its handlers. A host with no plugin keeps running, so a
+    // reload can bring some.
+    reload_->LoadInitial();
+    if (reload_->current()->plugins().empty()) {
+      spdlog::warn("no plugin loaded from {}: serving nothing until a reload brings one",
+                   config_.plugins_dir.string());
+    }
+    if (config_.watch) {
+      watcher_ = std::make_unique<FolderWatcher>(config_.plugins_dir, [this] {
+        queue_.Post({ControlEvent::kReload, 0, "plugins folder changed"});
+      });
+    }
+    return Loop();
+  }
+
+ private:
+  bool StartDevMembrane() {
+    devserver::DevMembraneOptions options;
+    options.listen = "127.0.0.1:0";  // in-process: nobody else needs the port
+    options.gateway_host = "127.0.0.1";
+    options.gateway_base_port = cli_.dev_port;
+    options.data_dir = cli_.dev_data;
+    dev_ = std::make_unique<devserver::DevMembrane>(options);
+    grpc::Status status = dev_->Start();
+    if (!status.ok()) {
+      spdlog::error("dev membrane did not start: {}", status.error_message());
+      dev_.reset();
+      return false;
+    }
+    return true;
+  }
+
+  int Loop() {
+    for (;;) {
+      ControlEvent event = queue_.Wait();
+      switch (event.kind) {
+        case ControlEvent::kReady:
+          OnReady();
+          break;
+        case ControlEvent::kReload: {
+          spdlog::info("reload ({})", event.reason);
+          NotifyReloading();
+          reload_->Reload();
+          NotifyReady();
+          break;
+        }
+        case ControlEvent::kStop:
+          spdlog::info("{}: stopping; running events finish first", event.reason);
+          return Shutdown(0);
+        case ControlEvent::kExit:
+          spdlog::info("{}: exiting with code {}", event.reason, event.code);
+          return Shutdown(event.code);
+      }
+    }
+  }
+
+  void OnReady() {
+    const auto generation = reload_->current();
+    const auto& sockets = generation->declarations().sockets;
+    spdlog::info("ready: {} socket(s) registered ({} streams), generation {}", sockets.size(),
+                 sockets.size() * 3, generation->number());
+    if (dev_) {
+      // The URLs are for the user: stdout, once per socket.
+      for (const std::string& socket : sockets) {
+        if (!printed_.insert(socket).second) continue;
+        if (auto url = dev_->SocketUrl(socket)) {
+          std::printf("websocket %s: %s\n", socket.c_str(), url->c_str());
+        }
+      }
+      std::fflush(stdout);
+    }
+    if (!notified_ready_) {
+      notified_ready_ = true;
+      NotifyReady();
+    }
+  }
+
+  int Shutdown(int code) {
+    NotifyStopping();
+    watcher_.reset();
+    session_->StopTakingEvents();
+    dispatcher_->Drain();
+    session_->Close(kCloseGrace);
+    const Dispatcher::Stats stats = dispatcher_->stats();
+    spdlog::info("{} event(s) handled, {} dropped while stopping", stats.handled, stats.dropped);
+    // Plugins shut down here: nothing runs on them any more.
+    slot_.Publish(nullptr);
+    reload_.reset();
+    session_.reset();
+    dispatcher_.reset();
+    if (dev_) dev_->Shutdown();
+    spdlog::info("stopped");
+    return code;
+  }
+
+  const HostConfig& config_;
+  const CliOptions& cli_;
+  ControlQueue queue_;
+  std::unique_ptr<devserver::DevMembrane> dev_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<GrpcMembraneClient> client_;  // plugins hold it: outlives them
+  GenerationSlot slot_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<MembraneSession> session_;
+  std::unique_ptr<ReloadController> reload_;
+  std::unique_ptr<FolderWatcher> watcher_;
+  std::unique_ptr<SignalWatcher> signals_;
+  std::set<std::string> printed_;  // sockets whose URL was printed
+  bool notified_ready_ = false;
+};
+
+}  // namespace
+
+int RunHost(const HostConfig& config, const CliOptions& cli) {
+  HostApp app(config, cli);
+  return app.Run();
+}
+
+}  // namespace nitric::host

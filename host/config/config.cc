@@ -1,0 +1,259 @@
+#include "host/config/config.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace nitric::host {
+
+namespace {
+
+// "file:line:col" of a node or key, for messages an operator can act on.
+std::string Where(const std::filesystem::path& file, const toml::source_region& region) {
+  std::ostringstream out;
+  out << file.string();
+  if (region.begin.line != 0) out << ':' << region.begin.line << ':' << region.begin.column;
+  return out.str();
+}
+
+std::string_view TypeName(toml::node_type type) {
+  switch (type) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "a date or time";
+  }
+}
+
+// Walks the parsed document once. Each known key has a reader below; the
+// first error stops the walk (the host will not start anyway), warnings
+// accumulate.
+class ConfigReader {
+ public:
+  ConfigReader(const std::filesystem::path& source, ConfigResult* result)
+      : source_(source), result_(result) {}
+
+  bool Read(toml::table& root) {
+    for (auto&& [key, node] : root) {
+      const std::string name(key.str());
+      if (name == "membrane") {
+        if (!Section(name, node, &ConfigReader::MembraneKey)) return false;
+      } else if (name == "host") {
+        if (!Section(name, node, &ConfigReader::HostKey)) return false;
+      } else if (name == "log") {
+        if (!Section(name, node, &ConfigReader::LogKey)) return false;
+      } else if (name == "plugins") {
+        if (!Plugins(node)) return false;
+      } else {
+        Unknown(name, key.source());
+      }
+    }
+    return true;
+  }
+
+ private:
+  using KeyReader = bool (ConfigReader::*)(const std::string& path, const toml::key& key,
+                                           toml::node& node);
+
+  bool Section(const std::string& name, toml::node& node, KeyReader reader) {
+    toml::table* table = node.as_table();
+    if (table == nullptr) return TypeError(name, node, "a table");
+    for (auto&& [key, value] : *table) {
+      const std::string path = name + "." + std::string(key.str());
+      if (!(this->*reader)(path, key, value)) return false;
+    }
+    return true;
+  }
+
+  bool MembraneKey(const std::string& path, const toml::key& key, toml::node& node) {
+    HostConfig& c = result_->config;
+    if (key == "address") return NonEmptyString(path, node, &c.membrane_address);
+    if (key == "service_name") return NonEmptyString(path, node, &c.service_name);
+    if (key == "timeout_ms") {
+      int64_t ms = 0;
+      if (!Integer(path, node, 1, 3'600'000, &ms)) return false;
+      c.call_timeout = std::chrono::milliseconds(ms);
+      return true;
+    }
+    Unknown(path, key.source());
+    return true;
+  }
+
+  bool HostKey(const std::string& path, const toml::key& key, toml::node& node) {
+    HostConfig& c = result_->config;
+    if (key == "plugins_dir") {
+      std::string dir;
+      if (!NonEmptyString(path, node, &dir)) return false;
+      std::filesystem::path p(dir);
+      c.plugins_dir = p.is_absolute() ? p : source_.parent_path() / p;
+      return true;
+    }
+    if (key == "workers") {
+      int64_t n = 0;
+      if (!Integer(path, node, 0, 1024, &n)) return false;
+      c.workers = n == 0 ? HostConfig::DefaultWorkers() : static_cast<int>(n);
+      return true;
+    }
+    if (key == "watch") {
+      if (!node.is_boolean()) return TypeError(path, node, "a boolean");
+      c.watch = node.as_boolean()->get();
+      return true;
+    }
+    Unknown(path, key.source());
+    return true;
+  }
+
+  bool LogKey(const std::string& path, const toml::key& key, toml::node& node) {
+    HostConfig& c = result_->config;
+    if (key == "level") {
+      std::string name;
+      if (!NonEmptyString(path, node, &name)) return false;
+      auto level = ParseLogLevel(name);
+      if (!level) {
+        return ValueError(
+            path, node,
+            "expected one of trace, debug, info, warn, error, critical, off; got \"" + name + "\"");
+      }
+      c.log_level = *level;
+      return true;
+    }
+    if (key == "format") {
+      std::string name;
+      if (!NonEmptyString(path, node, &name)) return false;
+      auto format = ParseLogFormat(name);
+      if (!format) return ValueError(path, node, "expected text or json; got \"" + name + "\"");
+      c.log_format = *format;
+      return true;
+    }
+    Unknown(path, key.source());
+    return true;
+  }
+
+  // [plugins.<name>] tables are the plugins' own business: only their shape
+  // is checked here.
+  bool Plugins(toml::node& node) {
+    toml::table* table = node.as_table();
+    if (table == nullptr) return TypeError("plugins", node, "a table");
+    for (auto&& [key, value] : *table) {
+      const std::string path = "plugins." + std::string(key.str());
+      if (!value.is_table()) return TypeError(path, value, "a table");
+    }
+    result_->config.plugins = std::move(*table);
+    return true;
+  }
+
+  bool NonEmptyString(const std::string& path, toml::node& node, std::string* out) {
+    if (!node.is_string()) return TypeError(path, node, "a string");
+    const std::string& s = node.as_string()->get();
+    if (s.empty()) return ValueError(path, node, "must not be empty");
+    *out = s;
+    return true;
+  }
+
+  bool Integer(const std::string& path, toml::node& node, int64_t min, int64_t max, int64_t* out) {
+    if (!node.is_integer()) return TypeError(path, node, "an integer");
+    const int64_t v = node.as_integer()->get();
+    if (v < min || v > max) {
+      return ValueError(path, node,
+                        "expected " + std::to_string(min) + ".." + std::to_string(max) + "; got " +
+                            std::to_string(v));
+    }
+    *out = v;
+    return true;
+  }
+
+  bool TypeError(const std::string& path, const toml::node& node, std::string_view expected) {
+    return ValueError(
+        path, node,
+        "expected " + std::string(expected) + ", got " + std::string(TypeName(node.type())));
+  }
+
+  bool ValueError(const std::string& path, const toml::node& node, const std::string& what) {
+    result_->error = Where(source_, node.source()) + ": " + path + ": " + what;
+    return false;
+  }
+
+  void Unknown(const std::string& path, const toml::source_region& where) {
+    result_->warnings.push_back(Where(source_, where) + ": unknown key " + path + " (ignored)");
+  }
+
+  const std::filesystem::path& source_;
+  ConfigResult* result_;
+};
+
+}  // namespace
+
+int HostConfig::DefaultWorkers() {
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  return std::max(4, 2 * cores);
+}
+
+ConfigResult ParseConfig(std::string_view text, const std::filesystem::path& source) {
+  ConfigResult result;
+  result.config.source = source;
+  try {
+    toml::table root = toml::parse(text, source.string());
+    ConfigReader reader(source, &result);
+    result.ok = reader.Read(root);
+  } catch (const toml::parse_error& e) {
+    result.error = Where(source, e.source()) + ": " + std::string(e.description());
+  }
+  return result;
+}
+
+ConfigResult LoadConfig(const std::optional<std::filesystem::path>& file) {
+  if (!file) {
+    ConfigResult result;
+    result.ok = true;
+    return result;
+  }
+  std::ifstream in(*file, std::ios::binary);
+  std::error_code ec;
+  if (!in || std::filesystem::is_directory(*file, ec)) {
+    ConfigResult result;
+    result.error = file->string() + ": cannot read config file (" +
+                   (std::filesystem::exists(*file, ec) ? "not a readable file" : "no such file") +
+                   ")";
+    return result;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseConfig(text.str(), *file);
+}
+
+void ApplyEnvironment(HostConfig* config) {
+  const char* address = std::getenv("SERVICE_ADDRESS");
+  if (address != nullptr && *address != '\0') config->membrane_address = address;
+}
+
+std::optional<spdlog::level::level_enum> ParseLogLevel(std::string_view name) {
+  using spdlog::level::level_enum;
+  if (name == "trace") return level_enum::trace;
+  if (name == "debug") return level_enum::debug;
+  if (name == "info") return level_enum::info;
+  if (name == "warn" || name == "warning") return level_enum::warn;
+  if (name == "error") return level_enum::err;
+  if (name == "critical") return level_enum::critical;
+  if (name == "off") return level_enum::off;
+  return std::nullopt;
+}
+
+std::optional<LogFormat> ParseLogFormat(std::string_view name) {
+  if (name == "text") return LogFormat::kText;
+  if (name == "json") return LogFormat::kJson;
+  return std::nullopt;
+}
+
+}  // namespace nitric::host

@@ -1,0 +1,82 @@
+// The host's configuration: built-in defaults, optionally overridden by a TOML
+// file (config/nitric-host.toml documents every key), then by the environment
+// (SERVICE_ADDRESS) and the command line (main.cc).
+//
+// Validation rules: an unknown key is a warning; a value of the wrong type or
+// out of range is an error naming file, line, column and key. The host does
+// not start on an error.
+//
+// Thread-safety: a HostConfig is a plain value. It is built once at start-up
+// (and again on reload) and then only read.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <spdlog/common.h>
+#include <toml++/toml.h>
+
+namespace nitric::host {
+
+enum class LogFormat { kText, kJson };
+
+struct HostConfig {
+  // [membrane]
+  std::string membrane_address = "127.0.0.1:50051";
+  // Sent as gRPC metadata x-nitric-service-name on every call.
+  std::string service_name = "nitric-host";
+  // Deadline of every unary membrane call (declare, KV, send).
+  std::chrono::milliseconds call_timeout{10000};
+
+  // [host]
+  // Relative paths in a config file are relative to the file's folder.
+  std::filesystem::path plugins_dir = "plugins";
+  // Worker pool size; never 0 once loaded (0 in the file means "auto").
+  int workers = DefaultWorkers();
+  // Reload when the plugins folder changes (inotify).
+  bool watch = false;
+
+  // [log]
+  spdlog::level::level_enum log_level = spdlog::level::info;
+  LogFormat log_format = LogFormat::kText;
+
+  // [plugins]: plugin name -> that plugin's own table, handed to it as is.
+  toml::table plugins;
+
+  // The file these values came from; empty for built-in defaults.
+  std::filesystem::path source;
+
+  // max(4, 2 * hardware threads): handlers may block on KV or send calls, so
+  // the pool is larger than the core count.
+  static int DefaultWorkers();
+};
+
+struct ConfigResult {
+  bool ok = false;
+  HostConfig config;
+  // Human-readable, "file:line:col: key: what"; logged by the caller once
+  // logging is set up.
+  std::vector<std::string> warnings;
+  std::string error;  // set when !ok
+};
+
+// Parses `text` as a config file named `source` (used in messages and to
+// resolve relative paths). Never throws.
+ConfigResult ParseConfig(std::string_view text, const std::filesystem::path& source);
+
+// No file: built-in defaults. A file that does not exist or cannot be read is
+// an error. Never throws.
+ConfigResult LoadConfig(const std::optional<std::filesystem::path>& file);
+
+// Applies SERVICE_ADDRESS (when set and not empty) to `config`.
+void ApplyEnvironment(HostConfig* config);
+
+// Parses a log level name (trace, debug, info, warn, error, critical, off).
+std::optional<spdlog::level::level_enum> ParseLogLevel(std::string_view name);
+std::optional<LogFormat> ParseLogFormat(std::string_view name);
+
+}  // namespace nitric::host

@@ -1,0 +1,123 @@
+#include "host/membrane/grpc_membrane_client.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "host/membrane/channel.h"
+
+namespace nitric::host {
+
+namespace kvproto = ::nitric::proto::kvstore::v1;
+namespace wsproto = ::nitric::proto::websockets::v1;
+
+GrpcMembraneClient::GrpcMembraneClient(std::shared_ptr<grpc::Channel> channel,
+                                       std::string service_name, std::chrono::milliseconds timeout)
+    : service_name_(std::move(service_name)),
+      timeout_(timeout),
+      websocket_(wsproto::Websocket::NewStub(channel)),
+      kv_(kvproto::KvStore::NewStub(channel)) {}
+
+void GrpcMembraneClient::Prepare(grpc::ClientContext* context) const {
+  PrepareContext(context, service_name_, timeout_);
+}
+
+grpc::Status GrpcMembraneClient::Send(std::string_view socket, std::string_view connection_id,
+                                      std::string_view data) {
+  wsproto::WebsocketSendRequest request;
+  request.set_socket_name(std::string(socket));
+  request.set_connection_id(std::string(connection_id));
+  request.set_data(std::string(data));
+  wsproto::WebsocketSendResponse response;
+  grpc::ClientContext context;
+  Prepare(&context);
+  return websocket_->SendMessage(&context, request, &response);
+}
+
+grpc::Status GrpcMembraneClient::Close(std::string_view socket, std::string_view connection_id) {
+  wsproto::WebsocketCloseConnectionRequest request;
+  request.set_socket_name(std::string(socket));
+  request.set_connection_id(std::string(connection_id));
+  wsproto::WebsocketCloseConnectionResponse response;
+  grpc::ClientContext context;
+  Prepare(&context);
+  return websocket_->CloseConnection(&context, request, &response);
+}
+
+grpc::Status GrpcMembraneClient::SocketUrl(std::string_view socket, std::string* url) {
+  wsproto::WebsocketDetailsRequest request;
+  request.set_socket_name(std::string(socket));
+  wsproto::WebsocketDetailsResponse response;
+  grpc::ClientContext context;
+  Prepare(&context);
+  grpc::Status status = websocket_->SocketDetails(&context, request, &response);
+  if (status.ok()) *url = std::move(*response.mutable_url());
+  return status;
+}
+
+grpc::Status GrpcMembraneClient::KvGet(std::string_view store, std::string_view key,
+                                       std::string* json) {
+  kvproto::KvStoreGetValueRequest request;
+  request.mutable_ref()->set_store(std::string(store));
+  request.mutable_ref()->set_key(std::string(key));
+  kvproto::KvStoreGetValueResponse response;
+  grpc::ClientContext context;
+  Prepare(&context);
+  grpc::Status status = kv_->GetValue(&context, request, &response);
+  if (!status.ok()) return status;
+  json->clear();
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  auto converted =
+      google::protobuf::util::MessageToJsonString(response.value().content(), json, options);
+  if (!converted.ok()) {
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        "value is not representable as JSON: " + converted.ToString());
+  }
+  return status;
+}
+
+grpc::Status GrpcMembraneClient::KvSet(std::string_view store, std::string_view key,
+                                       std::string_view json) {
+  kvproto::KvStoreSetValueRequest request;
+  request.mutable_ref()->set_store(std::string(store));
+  request.mutable_ref()->set_key(std::string(key));
+  auto parsed = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), request.mutable_content());
+  if (!parsed.ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "value is not a JSON object: " + parsed.ToString());
+  }
+  kvproto::KvStoreSetValueResponse response;
+  grpc::ClientContext context;
+  Prepare(&context);
+  return kv_->SetValue(&context, request, &response);
+}
+
+grpc::Status GrpcMembraneClient::KvDelete(std::string_view store, std::string_view key) {
+  kvproto::KvStoreDeleteKeyRequest request;
+  request.mutable_ref()->set_store(std::string(store));
+  request.mutable_ref()->set_key(std::string(key));
+  kvproto::KvStoreDeleteKeyResponse response;
+  grpc::ClientContext context;
+  Prepare(&context);
+  grpc::Status status = kv_->DeleteKey(&context, request, &response);
+  // The Nitric CLI answers NOT_FOUND for a missing key, the cloud succeeds:
+  // either way the key is gone.
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) return grpc::Status::OK;
+  return status;
+}
+
+grpc::Status GrpcMembraneClient::KvKeys(std::string_view store, std::string_view prefix,
+                                        std::vector<std::string>* keys) {
+  kvproto::KvStoreScanKeysRequest request;
+  request.mutable_store()->set_name(std::string(store));
+  request.set_prefix(std::string(prefix));
+  grpc::ClientContext context;
+  Prepare(&context);
+  auto reader = kv_->ScanKeys(&context, request);
+  kvproto::KvStoreScanKeysResponse response;
+  keys->clear();
+  while (reader->Read(&response)) keys->push_back(std::move(*response.mutable_key()));
+  return reader->Finish();
+}
+
+}  // namespace nitric::host

@@ -1,0 +1,45 @@
+// MembraneClient over the membrane's KvStore and Websocket gRPC services: the
+// blocking calls behind the plugin API's KV and send functions.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <grpcpp/channel.h>
+
+#include "host/membrane/membrane_client.h"
+#include "nitric/proto/kvstore/v1/kvstore.grpc.pb.h"
+#include "nitric/proto/websockets/v1/websockets.grpc.pb.h"
+
+namespace nitric::host {
+
+// Every call carries the x-nitric-service-name metadata and the configured
+// deadline, and fails fast (UNAVAILABLE) while the membrane is unreachable
+// instead of waiting for it. Thread-safe: the stubs are shared by all workers.
+class GrpcMembraneClient final : public MembraneClient {
+ public:
+  GrpcMembraneClient(std::shared_ptr<grpc::Channel> channel, std::string service_name,
+                     std::chrono::milliseconds timeout);
+
+  grpc::Status Send(std::string_view socket, std::string_view connection_id,
+                    std::string_view data) override;
+  grpc::Status Close(std::string_view socket, std::string_view connection_id) override;
+  grpc::Status SocketUrl(std::string_view socket, std::string* url) override;
+
+  grpc::Status KvGet(std::string_view store, std::string_view key, std::string* json) override;
+  grpc::Status KvSet(std::string_view store, std::string_view key, std::string_view json) override;
+  grpc::Status KvDelete(std::string_view store, std::string_view key) override;
+  grpc::Status KvKeys(std::string_view store, std::string_view prefix,
+                      std::vector<std::string>* keys) override;
+
+ private:
+  void Prepare(grpc::ClientContext* context) const;
+
+  const std::string service_name_;
+  const std::chrono::milliseconds timeout_;
+  std::unique_ptr<proto::websockets::v1::Websocket::Stub> websocket_;
+  std::unique_ptr<proto::kvstore::v1::KvStore::Stub> kv_;
+};
+
+}  // namespace nitric::host

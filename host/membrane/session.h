@@ -1,0 +1,146 @@
+// The membrane session: keeps what the plugins use declared on the membrane
+// and one registered HandleEvents stream open for each of Connect, Disconnect
+// and Message of every socket, for the whole life of the host.
+//
+// A supervisor thread does the work, so nothing here blocks its callers:
+//   1. declare every wanted websocket and KV store with its policy
+//      (declare.h), all before any stream is opened;
+//   2. open the missing streams (event_stream.h) and wait for their
+//      registration responses;
+//   3. if a stream ends while the host is running (the membrane went away or
+//      restarted), re-declare and re-open it with capped exponential backoff,
+//      logging at a bounded rate. Other streams are left alone: the membrane
+//      drops client connections while a socket has no stream.
+// Streams are never closed to apply new declarations (a reload only adds).
+//
+// In build mode (NITRIC_ENVIRONMENT=build) nothing is retried: once every
+// stream has registered and then ended, or when declaring or registering
+// fails, the exit callback says so.
+//
+// Thread-safety: every public method is thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include <grpcpp/channel.h>
+
+#include "host/dispatch/dispatcher.h"
+#include "host/membrane/event_stream.h"
+#include "host/plugins/declarations.h"
+#include "nitric/proto/resources/v1/resources.grpc.pb.h"
+#include "nitric/proto/websockets/v1/websockets.grpc.pb.h"
+
+namespace nitric::host {
+
+struct SessionOptions {
+  std::string address;  // for log lines only
+  std::string service_name = "nitric-host";
+  // Deadline of each Declare call, and of waiting for registration responses.
+  std::chrono::milliseconds call_timeout{10000};
+  bool build_mode = false;
+  std::chrono::milliseconds backoff_initial{100};
+  std::chrono::milliseconds backoff_max{3000};
+  // At most one "still reconnecting" line per this interval.
+  std::chrono::milliseconds log_interval{10000};
+};
+
+class MembraneSession final : private EventStream::Observer {
+ public:
+  // Called on the supervisor thread each time every wanted stream has become
+  // registered (after the first Want(), after Want() added sockets, after a
+  // reconnect).
+  using ReadyCallback = std::function<void()>;
+  // Build mode only, called once: 0 when the membrane ended the streams after
+  // they registered, 1 when declaring or registering failed.
+  using ExitCallback = std::function<void(int exit_code)>;
+
+  // `dispatcher` must outlive the session. Starts the supervisor thread.
+  MembraneSession(std::shared_ptr<grpc::Channel> channel, Dispatcher* dispatcher,
+                  SessionOptions options, ReadyCallback on_ready, ExitCallback on_exit);
+  // Close(0) if not closed yet.
+  ~MembraneSession() override;
+
+  MembraneSession(const MembraneSession&) = delete;
+  MembraneSession& operator=(const MembraneSession&) = delete;
+
+  // Adds `declarations` to what is kept declared and registered. Returns at
+  // once; the supervisor does the work.
+  void Want(const Declarations& declarations);
+
+  // Blocks until every wanted stream is registered (true) or `timeout`
+  // passed (false).
+  bool WaitReady(std::chrono::milliseconds timeout);
+
+  // Events read from now on are dropped unanswered; no stream is (re)opened
+  // any more. First step of a graceful shutdown.
+  void StopTakingEvents();
+
+  // Sends every queued answer, half-closes every stream and waits up to
+  // `grace` for the membrane to end them, then cancels the rest. Call after
+  // the dispatcher drained, so every running event's answer is queued.
+  // Afterwards no callback of the session runs. Idempotent.
+  void Close(std::chrono::milliseconds grace);
+
+ private:
+  using StreamKey = std::pair<std::string, wsproto::WebsocketEventType>;
+  struct StreamState {
+    std::shared_ptr<EventStream> stream;
+    bool registered = false;
+  };
+
+  void Supervise();
+  // One attempt: declare, open the missing streams, wait for registration.
+  grpc::Status Attempt(std::unique_lock<std::mutex>& lock);
+  bool NeedsWorkLocked() const;
+  void ReportExit(std::unique_lock<std::mutex>& lock, int code);
+  bool AllRegisteredLocked() const;
+  void LogFailureLocked(const grpc::Status& status);
+
+  // EventStream::Observer (gRPC threads).
+  void OnRegistered(EventStream* stream) override;
+  void OnEnded(EventStream* stream, const grpc::Status& status, bool registered) override;
+
+  const SessionOptions options_;
+  Dispatcher* const dispatcher_;
+  const ReadyCallback on_ready_;
+  const ExitCallback on_exit_;
+  std::unique_ptr<proto::resources::v1::Resources::Stub> resources_;
+  std::unique_ptr<wsproto::WebsocketHandler::Stub> handler_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Declarations wanted_;                       // GUARDED_BY(mu_)
+  Declarations declared_;                     // GUARDED_BY(mu_)
+  std::map<StreamKey, StreamState> streams_;  // GUARDED_BY(mu_)
+  // The latest failure of a stream that ended before registering.
+  grpc::Status registration_error_;  // GUARDED_BY(mu_)
+  bool has_wants_ = false;           // Want() was called. GUARDED_BY(mu_)
+  bool ready_reported_ = false;      // GUARDED_BY(mu_)
+  bool stopping_ = false;            // GUARDED_BY(mu_)
+  bool closing_ = false;             // GUARDED_BY(mu_)
+  bool build_registered_ = false;    // build mode: all registered once. GUARDED_BY(mu_)
+  bool build_done_ = false;          // build mode: streams ended. GUARDED_BY(mu_)
+  bool exit_reported_ = false;       // GUARDED_BY(mu_)
+  // Bumped whenever a registered stream ends: declarations made before it
+  // may have gone with the membrane.
+  uint64_t epoch_ = 0;   // GUARDED_BY(mu_)
+  bool outage_ = false;  // a registered stream ended and is not back yet. GUARDED_BY(mu_)
+  // Reconnect bookkeeping for rate-limited logs.
+  int failed_attempts_ = 0;                                 // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point first_failure_;     // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point last_failure_log_;  // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point next_attempt_;      // GUARDED_BY(mu_)
+
+  std::mutex close_mu_;  // serialises Close()
+  std::thread supervisor_;
+};
+
+}  // namespace nitric::host

@@ -1,0 +1,65 @@
+#include "host/plugins/elf_check.h"
+
+#include <elf.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace nitric::host {
+namespace {
+
+#if defined(__x86_64__)
+constexpr int kMachine = EM_X86_64;
+#elif defined(__aarch64__)
+constexpr int kMachine = EM_AARCH64;
+#else
+constexpr int kMachine = -1;  // unknown: leave the machine check to dlopen
+#endif
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+constexpr unsigned char kData = ELFDATA2LSB;
+#else
+constexpr unsigned char kData = ELFDATA2MSB;
+#endif
+
+}  // namespace
+
+std::string CheckSharedObject(std::string_view bytes) {
+  if (bytes.size() < EI_NIDENT || std::memcmp(bytes.data(), ELFMAG, SELFMAG) != 0) {
+    return "it is not an ELF file";
+  }
+  if (static_cast<unsigned char>(bytes[EI_CLASS]) != ELFCLASS64 ||
+      static_cast<unsigned char>(bytes[EI_DATA]) != kData) {
+    return "it is a 32-bit or other-endian ELF file; this host needs a 64-bit one";
+  }
+  if (bytes.size() < sizeof(Elf64_Ehdr)) {
+    return fmt::format("the file is truncated: {} bytes, shorter than an ELF header", bytes.size());
+  }
+  Elf64_Ehdr eh;
+  std::memcpy(&eh, bytes.data(), sizeof eh);
+  if (eh.e_type != ET_DYN)
+    return fmt::format("it is an ELF file of type {}, not a shared library", eh.e_type);
+  if (kMachine >= 0 && eh.e_machine != kMachine) {
+    return fmt::format("it is built for another machine (ELF machine {})", eh.e_machine);
+  }
+  if (eh.e_phentsize != sizeof(Elf64_Phdr)) return "its program header size is wrong";
+  const uint64_t ph_end = eh.e_phoff + static_cast<uint64_t>(eh.e_phnum) * sizeof(Elf64_Phdr);
+  if (eh.e_phoff > bytes.size() || ph_end > bytes.size()) {
+    return fmt::format("the file is truncated: program headers end at byte {} of {}", ph_end,
+                       bytes.size());
+  }
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph;
+    std::memcpy(&ph, bytes.data() + eh.e_phoff + i * sizeof(Elf64_Phdr), sizeof ph);
+    if (ph.p_filesz == 0) continue;
+    const uint64_t end = ph.p_offset + ph.p_filesz;
+    if (end < ph.p_offset || end > bytes.size()) {
+      return fmt::format("the file is truncated: segment {} ends at byte {} of {}", i, end,
+                         bytes.size());
+    }
+  }
+  return {};
+}
+
+}  // namespace nitric::host

@@ -1,0 +1,96 @@
+// The host's side of the opaque handles of plugin.h: nitric_host (one loaded
+// plugin version), nitric_event (one event during one handler call) and
+// nitric_key_iter (one KV key scan). Internal to host/plugins: only
+// host_api.cc, plugin_instance.cc and plugin_generation.cc touch the fields.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nitric/plugin.h>
+#include <spdlog/logger.h>
+#include <toml++/toml.h>
+
+#include "host/membrane/membrane_client.h"
+#include "nitric/proto/websockets/v1/websockets.pb.h"
+
+namespace nitric::host {
+
+// One handler registered through api->on().
+struct HandlerRegistration {
+  std::string socket;
+  nitric_event_type type;
+  nitric_handler_fn fn;
+  void* user_data;  // the plugin's; passed back untouched
+};
+
+}  // namespace nitric::host
+
+// The context of one loaded plugin version. Owned by its PluginInstance.
+//
+// Thread-safety: the declaration fields (sockets, stores, registrations) are
+// written only by the thread running init(), while `phase` is kInit; init()
+// returning publishes them (phase -> kServing, release) and from then on
+// they are read-only, so handlers read them without a lock.
+struct nitric_host {
+  enum Phase : int { kInit = 0, kServing = 1 };
+
+  std::string plugin_name;  // the descriptor's name, or the file stem
+  std::string file_name;    // e.g. "echo.so", for log lines
+  std::shared_ptr<spdlog::logger> logger;
+  toml::table config;  // [plugins.<name>]; never modified while loaded
+  nitric::host::MembraneClient* membrane = nullptr;  // null in --check mode
+  std::atomic<int> phase{kInit};
+
+  std::set<std::string, std::less<>> sockets;
+  std::map<std::string, uint32_t, std::less<>> stores;           // NITRIC_KV_* bits
+  std::vector<nitric::host::HandlerRegistration> registrations;  // unique (socket, type)
+
+  bool serving() const { return phase.load(std::memory_order_acquire) == kServing; }
+};
+
+// One event, for the duration of one handler chain. Points into the request
+// proto (no copy of the body); lives on the stack of Generation::Handle.
+struct nitric_event {
+  using QueryEntry =
+      google::protobuf::MapPair<std::string, nitric::proto::websockets::v1::QueryValue>;
+
+  const nitric::proto::websockets::v1::WebsocketEventRequest* request = nullptr;
+  nitric_event_type type = NITRIC_EVENT_CONNECT;
+  bool rejected = false;
+  // Query keys sorted bytewise, built on first use (only Connect has any).
+  bool query_ready = false;
+  std::vector<const QueryEntry*> query;
+};
+
+// A finished key scan, handed out one key at a time.
+struct nitric_key_iter {
+  std::vector<std::string> keys;
+  size_t next = 0;
+};
+
+namespace nitric::host {
+
+// The function table every plugin gets (static storage, never changes).
+const nitric_host_api* HostApi();
+
+// set_error() text of the init/handler call running on this thread. The
+// caller clears it before calling into the plugin and reads it after.
+void ClearCallError();
+void SetCallError(std::string_view text);
+const std::string& CallError();
+
+// The text of the last host-function failure on this thread (last_error()).
+const char* LastHostError();
+
+// "NOT_FOUND" etc.
+const char* StatusName(nitric_status status);
+
+}  // namespace nitric::host

@@ -1,0 +1,116 @@
+#include "host/plugins/plugin_generation.h"
+
+#include <exception>
+#include <utility>
+
+#include "host/plugins/host_context.h"
+
+namespace nitric::host {
+namespace {
+
+nitric_event_type ToNitric(wsproto::WebsocketEventType type) {
+  switch (type) {
+    case wsproto::Connect:
+      return NITRIC_EVENT_CONNECT;
+    case wsproto::Disconnect:
+      return NITRIC_EVENT_DISCONNECT;
+    default:
+      return NITRIC_EVENT_MESSAGE;
+  }
+}
+
+const char* EventName(nitric_event_type type) {
+  switch (type) {
+    case NITRIC_EVENT_CONNECT:
+      return "connect";
+    case NITRIC_EVENT_DISCONNECT:
+      return "disconnect";
+    default:
+      return "message";
+  }
+}
+
+}  // namespace
+
+PluginGeneration::PluginGeneration(uint64_t number,
+                                   std::vector<std::shared_ptr<PluginInstance>> plugins,
+                                   std::shared_ptr<StagingArea> staging)
+    : number_(number), plugins_(std::move(plugins)), staging_(std::move(staging)) {
+  for (const auto& plugin : plugins_) {
+    declarations_.Merge(plugin->declarations());
+    for (const HandlerRegistration& reg : plugin->handlers()) {
+      chains_[reg.socket][reg.type].push_back(Link{plugin.get(), reg.fn, reg.user_data});
+    }
+  }
+}
+
+PluginGeneration::~PluginGeneration() {
+  chains_.clear();
+  while (!plugins_.empty()) plugins_.pop_back();  // unload in reverse load order
+}
+
+std::shared_ptr<PluginInstance> PluginGeneration::FindByFile(std::string_view file_name) const {
+  for (const auto& plugin : plugins_) {
+    if (plugin->file_name() == file_name) return plugin;
+  }
+  return nullptr;
+}
+
+bool PluginGeneration::Handle(wsproto::WebsocketEventType type,
+                              const wsproto::WebsocketEventRequest& request) const {
+  const nitric_event_type ntype = ToNitric(type);
+  try {
+    auto it = chains_.find(std::string_view(request.socket_name()));
+    if (it == chains_.end()) return false;
+    const Chain& chain = it->second[ntype];
+    if (chain.empty()) return false;
+
+    nitric_event event;
+    event.request = &request;
+    event.type = ntype;
+    for (const Link& link : chain) {
+      link.plugin->WaitUntilReady();  // a reloaded plugin's state hand-over
+      ClearCallError();
+      nitric_status status;
+      try {
+        status = link.fn(&event, link.user_data);
+      } catch (const std::exception& e) {
+        status = NITRIC_ERR_INTERNAL;
+        SetCallError(std::string("an exception escaped the handler: ") + e.what());
+      } catch (...) {
+        status = NITRIC_ERR_INTERNAL;
+        SetCallError("an exception escaped the handler");
+      }
+      if (status != NITRIC_OK) LogFailure(*link.plugin, ntype, request, status);
+      if (ntype == NITRIC_EVENT_CONNECT && (status != NITRIC_OK || event.rejected)) {
+        if (status == NITRIC_OK) {
+          link.plugin->logger().debug("rejected connect on socket {} (connection {})",
+                                      request.socket_name(), request.connection_id());
+        }
+        return true;  // the first reject ends the chain
+      }
+    }
+    return false;
+  } catch (...) {
+    // Only the host's own code can get here (e.g. out of memory while
+    // logging). Refusing a connect is the safe answer.
+    return ntype == NITRIC_EVENT_CONNECT;
+  }
+}
+
+void PluginGeneration::LogFailure(const PluginInstance& plugin, nitric_event_type type,
+                                  const wsproto::WebsocketEventRequest& event,
+                                  nitric_status status) const {
+  const std::string& text = CallError();
+  const std::string reason = text.empty() ? std::string("returned ") + StatusName(status)
+                                          : std::string(StatusName(status)) + ": " + text;
+  if (type == NITRIC_EVENT_CONNECT) {
+    plugin.logger().warn("connect handler failed on socket {} (connection {}), rejecting: {}",
+                         event.socket_name(), event.connection_id(), reason);
+  } else {
+    plugin.logger().error("{} handler failed on socket {} (connection {}): {}", EventName(type),
+                          event.socket_name(), event.connection_id(), reason);
+  }
+}
+
+}  // namespace nitric::host
