@@ -1,0 +1,50 @@
+// Command-line parsing.
+#include "host/app/cli.h"
+
+#include <gtest/gtest.h>
+
+namespace nitric::host {
+namespace {
+
+TEST(CliTest, EveryFlag) {
+  CliOptions o;
+  std::string error;
+  ASSERT_TRUE(
+      ParseCli({"--plugins", "p", "--config=c.toml", "--log-level", "debug", "--log-format=json",
+                "--dev", "--dev-data", "d", "--dev-port=0", "--watch", "--check"},
+               &o, &error))
+      << error;
+  EXPECT_EQ(o.plugins, std::filesystem::path("p"));
+  EXPECT_EQ(o.config, std::filesystem::path("c.toml"));
+  EXPECT_EQ(o.log_level, spdlog::level::debug);
+  EXPECT_EQ(o.log_format, LogFormat::kJson);
+  EXPECT_TRUE(o.dev);
+  EXPECT_EQ(o.dev_data, "d");
+  EXPECT_EQ(o.dev_port, 0);
+  EXPECT_TRUE(o.watch);
+  EXPECT_TRUE(o.check);
+}
+
+TEST(CliTest, UsageErrorsSayWhatIsWrong) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"--plugins"}, "--plugins needs a value"},
+           {{"--log-level", "loud"},
+            "--log-level: expected trace, debug, info, warn, error, critical or off, got \"loud\""},
+           {{"--log-format=xml"}, "--log-format: expected text or json, got \"xml\""},
+           {{"--dev-port", "70000"}, "--dev-port: expected a port number 0..65535, got \"70000\""},
+           {{"--check=yes"}, "--check takes no value"},
+           {{"--frobnicate"}, "unknown argument \"--frobnicate\" (see --help)"},
+       }) {
+    CliOptions o;
+    std::string error;
+    EXPECT_FALSE(ParseCli(c.args, &o, &error));
+    EXPECT_EQ(error, c.error);
+  }
+}
+
+}  // namespace
+}  // namespace nitric::host

@@ -1,0 +1,155 @@
+// The host's life: broken plugins, no plugins, SIGTERM under load, build
+// mode, a membrane that restarts, reloads.
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+
+#include "host/host_fixture.h"
+
+namespace nitric::testing {
+namespace {
+
+using LifecycleTest = HostTest;
+
+TEST_F(LifecycleTest, BrokenPluginsDoNotStopTheGoodOnes) {
+  ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
+  for (const char* broken : {"badabi.so", "initfail.so", "noentry.so", "setupthrow.so", "x.so"}) {
+    ASSERT_NO_FATAL_FAILURE(AddPlugin(BrokenPlugin(broken)));
+  }
+  ASSERT_NO_FATAL_FAILURE(StartHost());
+  const std::string log = host_.stderr_text();
+  for (const char* broken : {"badabi.so", "initfail.so", "noentry.so", "setupthrow.so", "x.so"}) {
+    EXPECT_NE(log.find(std::string("plugin ") + broken + ": refused: "), std::string::npos)
+        << broken;
+  }
+  auto client = Connect("ctest");
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->SendText("served"));
+  auto reply = client->Receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->data, "served");
+}
+
+TEST_F(LifecycleTest, WithoutPluginsTheHostRunsAndSaysSo) {
+  ASSERT_NO_FATAL_FAILURE(StartHost());
+  EXPECT_NE(host_.stderr_text().find("no plugin loaded"), std::string::npos);
+  host_.Signal(SIGINT);
+  EXPECT_EQ(host_.Wait(), 0);
+}
+
+TEST_F(LifecycleTest, SigtermUnderLoadAnswersRunningEventsAndExitsZero) {
+  ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
+  ASSERT_NO_FATAL_FAILURE(StartHost());
+  constexpr int kClients = 20;
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(Connect("ctest"));
+    ASSERT_TRUE(clients.back());
+  }
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> senders;
+  std::vector<int> echoed(kClients, 0);
+  std::vector<bool> in_order(kClients, true);
+  for (int i = 0; i < kClients; ++i) {
+    senders.emplace_back([&, i] {
+      // One message at a time: each echo proves the previous event ran.
+      for (int n = 0; !stop; ++n) {
+        if (!clients[i]->SendText(std::to_string(n))) return;
+        auto reply = clients[i]->Receive(3s);
+        if (!reply) return;
+        if (reply->data != std::to_string(n)) in_order[i] = false;
+        ++echoed[i];
+      }
+    });
+  }
+  std::this_thread::sleep_for(300ms);
+  host_.Signal(SIGTERM);
+  EXPECT_EQ(host_.Wait(15s), 0);
+  stop = true;
+  for (auto& s : senders) s.join();
+  for (int i = 0; i < kClients; ++i) {
+    EXPECT_GT(echoed[i], 0) << "client " << i;
+    EXPECT_TRUE(in_order[i]) << "client " << i << " got an echo twice or out of order";
+  }
+  const std::string log = host_.stderr_text();
+  EXPECT_NE(log.find("SIGTERM: stopping"), std::string::npos);
+  EXPECT_NE(log.find("] stopped"), std::string::npos);
+}
+
+TEST_F(LifecycleTest, BuildModeExitsZeroWhenTheMembraneEndsTheStreams) {
+  ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
+  ASSERT_NO_FATAL_FAILURE(StartHost({}, {{"NITRIC_ENVIRONMENT", "build"}}));
+  membrane_.Stop();
+  EXPECT_EQ(host_.Wait(15s), 0);
+}
+
+TEST_F(LifecycleTest, BuildModeWithoutAMembraneFails) {
+  ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
+  const std::string address = membrane_.grpc_address();
+  membrane_.Stop();
+  EXPECT_EQ(host_.Run({"--plugins", plugins_.string()},
+                      {{"SERVICE_ADDRESS", address}, {"NITRIC_ENVIRONMENT", "build"}}),
+            1);
+}
+
+TEST_F(LifecycleTest, ReconnectsWhenTheMembraneRestarts) {
+  ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
+  ASSERT_NO_FATAL_FAILURE(StartHost());
+  {
+    auto client = Connect("ctest");
+    ASSERT_TRUE(client);
+  }
+  // Same address, same data folder: what a restarted membrane looks like.
+  membrane_.options().listen = membrane_.grpc_address();
+  membrane_.Stop();
+  std::this_thread::sleep_for(1500ms);
+  ASSERT_NO_FATAL_FAILURE(membrane_.Start());
+  ASSERT_TRUE(host_.WaitForStderr("membrane session restored", 15s));
+  auto client = Connect("ctest");
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->SendText("back"));
+  auto reply = client->Receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->data, "back");
+  EXPECT_FALSE(host_.Wait(0ms).has_value()) << "the host never exited";
+  // Waiting for the membrane logged a bounded number of lines.
+  const std::string log = host_.stderr_text();
+  size_t lines = 0;
+  for (size_t at = 0; (at = log.find("not usable", at)) != std::string::npos; ++at) ++lines;
+  EXPECT_LE(lines, 3u);
+}
+
+TEST_F(LifecycleTest, SighupLoadsANewPluginAndRegistersItsSocket) {
+  ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
+  ASSERT_NO_FATAL_FAILURE(StartHost());
+  auto old_client = Connect("ctest");
+  ASSERT_TRUE(old_client);
+  ASSERT_NO_FATAL_FAILURE(AddPlugin(ExamplePlugin("echo")));
+  host_.Signal(SIGHUP);
+  ASSERT_TRUE(host_.WaitForStderr("generation 2:"));
+  ASSERT_TRUE(host_.WaitForStderr("socket(s) registered (6 streams), generation 2"));
+  auto client = Connect("echo");
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->SendText("new"));
+  auto reply = client->Receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->data, "new");
+  // The old socket's client never noticed.
+  ASSERT_TRUE(old_client->SendText("old"));
+  reply = old_client->Receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->data, "old");
+}
+
+TEST_F(LifecycleTest, WatchReloadsWhenAPluginIsInstalled) {
+  ASSERT_NO_FATAL_FAILURE(StartHost({"--watch"}));
+  ASSERT_NO_FATAL_FAILURE(AddPlugin(ExamplePlugin("echo")));
+  ASSERT_TRUE(host_.WaitForStderr("generation 2:"));
+  ASSERT_TRUE(host_.WaitForStderr("socket(s) registered (3 streams), generation 2"));
+  auto client = Connect("echo");
+  ASSERT_TRUE(client);
+}
+
+}  // namespace
+}  // namespace nitric::testing

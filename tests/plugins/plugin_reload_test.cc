@@ -1,0 +1,225 @@
+// The reload pieces: content-hash change detection, per-plugin rollback,
+// unloading of replaced and removed plugins, and the state hand-over.
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "plugin_test_support.h"
+
+namespace nitric::host::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const fs::path kBroken = kTestPlugins / "broken";
+
+size_t CountInMaps(const std::string& needle) {
+  std::ifstream in("/proc/self/maps");
+  std::set<std::string> files;  // a library has several mappings
+  for (std::string line; std::getline(in, line);) {
+    const size_t at = line.find('/');
+    if (at != std::string::npos && line.find(needle, at) != std::string::npos)
+      files.insert(line.substr(at));
+  }
+  return files.size();
+}
+
+// A new build of the same plugin: appending bytes changes the content hash
+// but not what the ELF loader reads.
+void Touch(const fs::path& file, int n) {
+  std::ofstream(file, std::ios::app | std::ios::binary) << "build " << n;
+}
+
+TEST(Reload, ReusesAnUnchangedPlugin) {
+  ScratchFolder folder;
+  folder.Add(kTestPlugins / "ctest.so");
+  Loaded h;
+  h.Load(folder.path());
+  auto first = h.generation->plugins().at(0);
+  h.Load(folder.path());
+  EXPECT_EQ(h.generation->number(), 2u);
+  EXPECT_EQ(h.generation->plugins().at(0), first);
+  EXPECT_EQ(h.report.plugins.at(0).outcome, PluginOutcome::kUnchanged);
+  EXPECT_FALSE(h.report.changed);
+  EXPECT_EQ(h.log.Find({"plugin ctest.so: unchanged"}).size(), 1u);
+}
+
+TEST(Reload, ReplacesAChangedFileAndUnloadsTheOldOneAfterItsLastEvent) {
+  ScratchFolder folder;
+  fs::path file = folder.Add(kTestPlugins / "ctest.so");
+  Loaded h;
+  h.Load(folder.path());
+  const fs::path old_staged = h.generation->plugins().at(0)->staged_path();
+
+  std::shared_ptr<const Generation> in_flight = h.generation;  // an event still running on it
+  Touch(file, 2);
+  h.Load(folder.path());
+  EXPECT_EQ(h.report.plugins.at(0).outcome, PluginOutcome::kReplaced);
+  const fs::path new_staged = h.generation->plugins().at(0)->staged_path();
+  EXPECT_NE(new_staged, old_staged);
+  EXPECT_EQ(CountInMaps(old_staged.string()), 1u);  // still mapped while in flight
+
+  in_flight.reset();  // the last event is done
+  EXPECT_EQ(CountInMaps(old_staged.string()), 0u);
+  EXPECT_FALSE(fs::exists(old_staged));
+  EXPECT_EQ(CountInMaps(new_staged.string()), 1u);
+  h.Handle(Message("ctest", "c1", "new"));
+  EXPECT_EQ(h.membrane.SentTo("c1"), std::vector<std::string>{"new"});
+}
+
+TEST(Reload, AChangedConfigLoadsANewVersion) {
+  ScratchFolder folder;
+  folder.Add(kTestPlugins / "ctest.so");
+  Loaded h;
+  h.Load(folder.path(), toml::parse("[ctest]\nsocket = \"one\"\n"));
+  h.Load(folder.path(), toml::parse("[ctest]\nsocket = \"two\"\n"));
+  EXPECT_EQ(h.report.plugins.at(0).outcome, PluginOutcome::kReplaced);
+  EXPECT_EQ(h.generation->declarations().sockets, std::set<std::string>{"two"});
+}
+
+class ReloadRollback : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ReloadRollback, KeepsTheOldVersionServingAndALaterGoodFileLoads) {
+  ScratchFolder folder;
+  folder.Add(kTestPlugins / "ctest.so");
+  Loaded h;
+  h.Load(folder.path());
+  auto old = h.generation->plugins().at(0);
+
+  folder.Add(kBroken / GetParam(), "ctest.so");  // a broken build over the good one
+  h.Load(folder.path());
+  ASSERT_EQ(h.report.plugins.at(0).outcome, PluginOutcome::kKeptOld);
+  EXPECT_EQ(h.generation->plugins().at(0), old);
+  EXPECT_EQ(h.report.failures, 1u);
+  EXPECT_EQ(
+      h.log.Find({"[error]", "plugin ctest.so: kept old version because plugin ctest.so"}).size(),
+      1u)
+      << h.log.All();
+  h.Handle(Message("ctest", "c1", "still"));
+  EXPECT_EQ(h.membrane.SentTo("c1"), std::vector<std::string>{"still"});
+
+  fs::path good = folder.Add(kTestPlugins / "ctest.so");
+  Touch(good, 3);
+  h.Load(folder.path());
+  EXPECT_EQ(h.report.plugins.at(0).outcome, PluginOutcome::kReplaced);
+  EXPECT_NE(h.generation->plugins().at(0), old);
+}
+
+INSTANTIATE_TEST_SUITE_P(EachBrokenKind, ReloadRollback,
+                         ::testing::Values("noentry.so", "badabi.so", "initfail.so", "x.so"),
+                         [](const auto& info) { return std::string(fs::path(info.param).stem()); });
+
+TEST(Reload, ARemovedFileIsUnloadedWhenItsGenerationGoes) {
+  ScratchFolder folder;
+  fs::path file = folder.Add(kTestPlugins / "ctest.so");
+  folder.Add(kTestPlugins / "cpptest.so");
+  Loaded h;
+  h.Load(folder.path());
+  const fs::path staged = h.generation->FindByFile("ctest.so")->staged_path();
+  fs::remove(file);
+  h.Load(folder.path());
+  EXPECT_EQ(h.generation->plugins().size(), 1u);
+  ASSERT_NE(h.ReportFor("ctest.so"), nullptr);
+  EXPECT_EQ(h.ReportFor("ctest.so")->outcome, PluginOutcome::kRemoved);
+  EXPECT_EQ(CountInMaps(staged.string()), 0u);
+  EXPECT_FALSE(h.generation->declarations().sockets.count("ctest"));
+}
+
+TEST(Reload, ManyReloadsLeaveOneMappedCopy) {
+  ScratchFolder folder;
+  fs::path file = folder.Add(kTestPlugins / "cpptest.so");
+  Loaded h;
+  h.Load(folder.path());
+  const fs::path staging = h.generation->staging()->dir();
+  for (int i = 0; i < 60; ++i) {
+    Touch(file, i);
+    h.Load(folder.path());
+    ASSERT_EQ(h.report.plugins.at(0).outcome, PluginOutcome::kReplaced) << h.log.All();
+  }
+  EXPECT_EQ(CountInMaps(staging.string()), 1u);
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(staging)) ++files;
+  EXPECT_EQ(files, 1u);
+}
+
+// ---- state hand-over (counter.so) ----
+
+std::string Count(Loaded& h, const std::string& conn) {
+  h.Handle(Message("counter", conn, "+1"));
+  return h.membrane.SentTo(conn).back();
+}
+
+TEST(StateHandOver, TheCountContinuesAcrossTenReloads) {
+  ScratchFolder folder;
+  folder.Add(kTestPlugins / "counter.so");
+  Loaded h;
+  h.Load(folder.path());
+  EXPECT_EQ(Count(h, "c"), "1 build 0");
+  EXPECT_EQ(Count(h, "c"), "2 build 0");
+  for (int build = 1; build <= 10; ++build) {
+    h.Load(folder.path(), toml::parse("[counter]\nbuild = " + std::to_string(build) + "\n"));
+    ASSERT_EQ(h.report.plugins.at(0).outcome, PluginOutcome::kReplaced);
+    EXPECT_EQ(Count(h, "c"), std::to_string(build + 2) + " build " + std::to_string(build));
+  }
+  EXPECT_EQ(h.log.Find({"[counter] [info]", "imported"}).size(), 10u) << h.log.All();
+  EXPECT_EQ(h.log.Find({"counter shutting down at 2"}).size(), 1u) << h.log.All();
+}
+
+TEST(StateHandOver, TheNewVersionWaitsForTheOldVersionsLastEvent) {
+  ScratchFolder folder;
+  folder.Add(kTestPlugins / "counter.so");
+  Loaded h;
+  h.Load(folder.path());
+  EXPECT_EQ(Count(h, "c"), "1 build 0");
+  std::shared_ptr<const Generation> in_flight = h.generation;
+  h.Load(folder.path(), toml::parse("[counter]\nbuild = 1\n"));
+
+  auto next = std::async(std::launch::async, [&] { return Count(h, "d"); });
+  EXPECT_EQ(next.wait_for(150ms), std::future_status::timeout) << "ran before the hand-over";
+  in_flight.reset();  // old version's last event done: export, import, go
+  EXPECT_EQ(next.get(), "2 build 1");
+}
+
+TEST(StateHandOver, GivesUpAfterTheTimeoutAndDropsTheLateState) {
+  ScratchFolder folder;
+  folder.Add(kTestPlugins / "counter.so");
+  Loaded h;
+  h.Load(folder.path());
+  Count(h, "c");
+  std::shared_ptr<const Generation> stuck = h.generation;
+  GenerationOptions options = h.Options(folder.path(), toml::parse("[counter]\nbuild = 1\n"));
+  options.handoff_timeout = 100ms;
+  LoadedGeneration loaded = LoadGeneration(options, h.generation.get());
+  h.generation = loaded.generation;
+
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(Count(h, "d"), "1 build 1");  // served without the old state
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 90ms);
+  stuck.reset();
+  EXPECT_EQ(h.log.Find({"[counter] [warning]", "did not finish within 100 ms"}).size(), 1u)
+      << h.log.All();
+  EXPECT_EQ(h.log.Find({"[counter] [warning]", "after the hand-over timeout; dropped"}).size(), 1u)
+      << h.log.All();
+  EXPECT_EQ(Count(h, "d"), "2 build 1");
+}
+
+TEST(StateHandOver, AnAbandonedGenerationLeavesTheOldStateWhereItWas) {
+  ScratchFolder folder;
+  folder.Add(kTestPlugins / "counter.so");
+  Loaded h;
+  h.Load(folder.path());
+  Count(h, "c");
+  {
+    LoadedGeneration discarded = LoadGeneration(
+        h.Options(folder.path(), toml::parse("[counter]\nbuild = 9\n")), h.generation.get());
+    discarded.Abandon(h.generation.get());
+  }
+  EXPECT_EQ(Count(h, "c"), "2 build 0");
+  EXPECT_TRUE(h.log.Find({"imported"}).empty());
+}
+
+}  // namespace
+}  // namespace nitric::host::testing

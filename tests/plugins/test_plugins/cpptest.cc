@@ -1,0 +1,138 @@
+// cpptest: the C++ twin of ctest.c, written with plugin.hpp. It behaves
+// exactly as the contract at the top of ctest.c says, with name "cpptest"
+// (config [plugins.cpptest]; socket and store default to "cpptest").
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <nitric/plugin.hpp>
+
+using namespace nitric;
+
+namespace {
+
+// "query:" + {"k":["v1","v2"],...}, keys sorted, values in arrival order.
+std::string RenderQuery(const std::map<std::string, std::vector<std::string>>& params) {
+  std::string out = "query:{";
+  bool first_key = true;
+  for (const auto& [key, values] : params) {
+    if (!first_key) out += ',';
+    first_key = false;
+    detail::AppendJsonString(out, key);
+    out += ":[";
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (i != 0) out += ',';
+      detail::AppendJsonString(out, values[i]);
+    }
+    out += ']';
+  }
+  return out + "}";
+}
+
+std::string Status(const Error& err) {
+  if (!err) return "ok";
+  return std::string("error:") + StatusName(err.code()) + ":" + err.message();
+}
+
+// Connections whose first message owes a "query:" frame.
+struct PendingQueries {
+  std::mutex mu;
+  std::unordered_map<std::string, std::string> frames;  // GUARDED_BY(mu)
+
+  std::optional<std::string> Take(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = frames.find(id);
+    if (it == frames.end()) return std::nullopt;
+    std::string frame = std::move(it->second);
+    frames.erase(it);
+    return frame;
+  }
+};
+
+}  // namespace
+
+NITRIC_PLUGIN_VERSIONED("cpptest", "1.0", [](Plugin& p) {
+  const std::string socket = p.Config("socket").value_or("cpptest");
+  const std::string store_name = p.Config("store").value_or("cpptest");
+  auto ws = p.NewWebsocket(socket);
+  auto store = p.NewKv(store_name).Allow(KvStoreGet, KvStoreSet, KvStoreDelete);
+  auto undeclared = p.NewKv("not-declared");  // never Allow()ed
+  auto pending = std::make_shared<PendingQueries>();
+
+  ws.On(EventType_Connect, [=](Ctx& ctx) {
+    auto params = ctx.Request.QueryParams();
+    auto token = params.find("token");
+    if (token != params.end() && !token->second.empty() && token->second[0] == "bad") {
+      ctx.Response.Reject = true;
+      return;
+    }
+    if (params.count("echo_query") != 0) {
+      std::lock_guard<std::mutex> lock(pending->mu);
+      pending->frames[ctx.Request.ConnectionID()] = RenderQuery(params);
+    }
+  });
+
+  ws.On(EventType_Disconnect, [=](Ctx& ctx) { pending->Take(ctx.Request.ConnectionID()); });
+
+  ws.On(EventType_Message, [=](Ctx& ctx) -> Error {
+    const std::string id = ctx.Request.ConnectionID();
+    const std::string_view body = ctx.Request.MessageView();
+    auto send = [&](std::string_view data) { return ws.Send(id, data); };
+
+    if (auto frame = pending->Take(id)) {
+      if (auto err = send(*frame)) return err;
+    }
+    if (body == "close") return ws.Close(id);
+    if (body == "fail") return Error("fail requested");
+    if (body == "details") {
+      auto url = ws.Details();
+      return url ? send(*url) : send(Status(url.error()));
+    }
+    if (body == "declare") {
+      // After init the host refuses declarations; use the C ABI directly to
+      // see its answer (the C++ face would only log it).
+      nitric_status st = p.api()->declare_kv(p.host(), detail::Str("late"), NITRIC_KV_GET);
+      return send(Status(st == NITRIC_OK ? Error() : Error(st, p.api()->last_error())));
+    }
+    if (body.rfind("kv:set:", 0) == 0) {
+      const std::string_view rest = body.substr(7);
+      const size_t colon = rest.find(':');
+      if (colon == std::string_view::npos) {
+        return send(Status(Error(NITRIC_ERR_INVALID_ARGUMENT, "kv:set:<key>:<json>")));
+      }
+      return send(Status(store.SetJSON(rest.substr(0, colon), rest.substr(colon + 1))));
+    }
+    if (body.rfind("kv:get:", 0) == 0) {
+      auto value = store.GetJSON(body.substr(7));
+      return value ? send(*value) : send(Status(value.error()));
+    }
+    if (body.rfind("kv:delete:", 0) == 0) return send(Status(store.Delete(body.substr(10))));
+    if (body.rfind("kv:keys:", 0) == 0) {
+      auto stream = store.Keys(body.substr(8));
+      if (!stream) return send(Status(stream.error()));
+      std::string out = "[";
+      for (;;) {
+        auto key = stream->Recv();
+        if (!key) {
+          if (!key.error().IsDone()) return send(Status(key.error()));
+          break;
+        }
+        if (out.size() > 1) out += ',';
+        detail::AppendJsonString(out, *key);
+      }
+      return send(out + "]");
+    }
+    if (body == "kv:denied") {
+      auto value = undeclared.GetJSON("k");
+      return send(value ? *value : Status(value.error()));
+    }
+    return send(body);
+  });
+
+  p.Info("cpptest ready");
+});
