@@ -1,0 +1,110 @@
+// The membrane as the dispatch benchmark plays it: a gRPC server on
+// 127.0.0.1:<ephemeral> with the four Nitric services, cut down to what a
+// process under test needs to start and serve events.
+//
+//   Resources.Declare          accepted, counted
+//   KvStore                    Get: NOT_FOUND, Set/Delete: OK, ScanKeys: no keys
+//   Websocket                  SendMessage / CloseConnection: OK, SocketDetails: a URL
+//   WebsocketHandler.HandleEvents
+//                              the Nitric semantics that matter for load: the
+//                              first message must be a registration; one stream
+//                              per (socket, event type), a second is refused;
+//                              ack with registration_response; events go out
+//                              as ServerMessage{id, websocket_event_request}
+//                              with any number in flight, and answers are
+//                              matched by id by the caller's AnswerFn.
+//
+// Everything runs on gRPC's callback API, so the driver costs little CPU per
+// event next to the process it measures.
+//
+// Thread-safety: every public method is thread-safe. AnswerFn runs on gRPC's
+// callback threads, possibly several at once; it must not block.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <grpcpp/server.h>
+
+#include "nitric/proto/websockets/v1/websockets.pb.h"
+
+namespace nitric::bench {
+
+using EventType = ::nitric::proto::websockets::v1::WebsocketEventType;
+
+class EventStream;
+
+class FakeMembrane {
+ public:
+  // Called for every answer: the event id as sent and the reject flag.
+  using AnswerFn = std::function<void(const std::string& id, bool reject)>;
+
+  explicit FakeMembrane(AnswerFn on_answer);
+  ~FakeMembrane();  // Shutdown()
+  FakeMembrane(const FakeMembrane&) = delete;
+  FakeMembrane& operator=(const FakeMembrane&) = delete;
+
+  // Binds 127.0.0.1:0 and serves. False (with *error) if it cannot.
+  bool Start(std::string* error);
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  // Blocks until streams for all three event types of `socket` are registered,
+  // or the deadline passes. Returns the time the last one registered.
+  std::optional<std::chrono::steady_clock::time_point> WaitRegistered(
+      const std::string& socket, std::chrono::steady_clock::time_point deadline);
+
+  // Number of (socket, type) pairs registered right now.
+  std::size_t RegisteredCount() const;
+
+  // Queues `message` (an event with its id) on the stream registered for
+  // (socket, type). False when no live stream is registered for it: the event
+  // is not sent.
+  bool Send(EventType type, const std::string& socket,
+            ::nitric::proto::websockets::v1::ServerMessage message);
+
+  // Counters for the report.
+  uint64_t declares() const;
+  uint64_t refused_streams() const;
+
+  // Ends every stream and stops the server. Idempotent.
+  void Shutdown();
+
+ private:
+  friend class EventStream;
+  class Services;
+
+  // Called by streams. Register returns false for a duplicate registration.
+  bool Register(const std::string& socket, EventType type, EventStream* stream);
+  void Unregister(EventStream* stream);
+  void StreamDone();
+  void Answer(const std::string& id, bool reject) { on_answer_(id, reject); }
+  void CountDeclare();
+
+  AnswerFn on_answer_;
+  std::unique_ptr<Services> services_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::pair<std::string, int>, EventStream*> registered_;
+  std::map<std::pair<std::string, int>, std::chrono::steady_clock::time_point> registered_at_;
+  // Streams are owned here, not deleted in OnDone: a Send racing with a stream
+  // ending then never touches freed memory.
+  std::vector<std::unique_ptr<EventStream>> streams_;
+  int live_streams_ = 0;
+  uint64_t declares_ = 0;
+  uint64_t refused_streams_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace nitric::bench

@@ -1,0 +1,255 @@
+// Turns the drivers' JSON lines into the benchmark tables, the ratios against
+// the goals of issue 5, and (with --write) bench/RESULTS.md.
+//
+//   node bench/report.mjs --results R.jsonl --status S.tsv --machine M.txt
+//        --mode full|smoke [--write bench/RESULTS.md]
+import { readFileSync, writeFileSync } from 'node:fs';
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((pairs, arg, i, all) => {
+    if (arg.startsWith('--')) pairs.push([arg.slice(2), all[i + 1]]);
+    return pairs;
+  }, []),
+);
+const read = (path) => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
+const results = read(args.results)
+  .split('\n')
+  .filter((line) => line.trim())
+  .map((line) => JSON.parse(line));
+const status = read(args.status)
+  .split('\n')
+  .filter((line) => line.trim())
+  .map((line) => {
+    const [bench, contender, n, state, reason] = line.split('\t');
+    return { bench, contender, n: Number(n), state, reason };
+  });
+const machine = read(args.machine).trim();
+
+const find = (bench, contender, n) =>
+  results.find(
+    (r) =>
+      r.bench === bench &&
+      r.contender === contender &&
+      (r.connections ?? r.clients) === n &&
+      r.status === 'ok',
+  );
+const why = (bench, contender, n) => {
+  const failed = results.find(
+    (r) => r.bench === bench && r.contender === contender && (r.connections ?? r.clients) === n,
+  );
+  if (failed?.reason) return `${failed.status}: ${failed.reason}`;
+  const s = status.find((x) => x.bench === bench && x.contender === contender && x.n === n);
+  return s ? `${s.state}${s.reason ? ': ' + s.reason : ''}` : 'not run';
+};
+
+const fmt = (value, digits = 0) =>
+  value === undefined || value === null || Number.isNaN(value)
+    ? '–'
+    : Number(value).toLocaleString('en-US', {
+        minimumFractionDigits: digits,
+        maximumFractionDigits: digits,
+      });
+const mib = (kib) => (kib ? fmt(kib / 1024, 1) : '–');
+const ratio = (a, b) => (a !== undefined && b ? a / b : undefined);
+const x = (value) => (value === undefined ? '–' : `${fmt(value, 2)}×`);
+
+function table(header, rows) {
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
+  for (const row of rows) lines.push(`| ${row.join(' | ')} |`);
+  return lines.join('\n');
+}
+
+// A row per contender and N, or a "not run" row that says why.
+function rows(bench, contenders, ns, cells) {
+  const out = [];
+  for (const n of ns) {
+    for (const contender of contenders) {
+      const r = find(bench, contender, n);
+      if (r) out.push([contender, n, ...cells(r)]);
+      else if (status.some((s) => s.bench === bench && s.contender === contender && s.n === n))
+        out.push([contender, n, `not run — ${why(bench, contender, n)}`]);
+    }
+  }
+  return out;
+}
+
+const sections = [];
+
+// ---- dispatch
+sections.push(
+  '## 1. Dispatch (the driver plays the membrane)',
+  'Each connection: Connect, 1000 Message events of 64 bytes strictly one at a time, ' +
+    'Disconnect, again. CPU is utime+stime of the process under test over the measured window ' +
+    '(`/proc/<pid>/stat`); the driver’s own CPU (getrusage) is shown so it can be seen not to be ' +
+    'the bottleneck — on 2 cores both share the machine. Kernel share and context switches ' +
+    '(summed over the threads, `/proc/<pid>/task/*/status`) show where CPU goes besides gRPC.',
+  table(
+    ['contender', 'N', 'events/s', 'p50 µs', 'p99 µs', 'max µs', 'CPU µs/event', 'CPU %',
+      'of it kernel %', 'context switches/event', 'peak RSS MiB', 'driver µs/event', 'driver CPU %'],
+    rows('dispatch', ['host', 'node', 'ceiling'], [1, 100], (r) => [
+      fmt(r.events_per_s), fmt(r.p50_us, 1), fmt(r.p99_us, 1), fmt(r.max_us), fmt(r.cpu_us_per_event, 1),
+      fmt(r.cpu_pct), fmt(r.sys_pct_of_cpu), fmt(r.context_switches_per_event, 2),
+      mib(r.peak_rss_kib), fmt(r.driver_cpu_us_per_event, 1), fmt(r.driver_cpu_pct),
+    ]),
+  ),
+);
+
+// ---- memory and start-up
+sections.push(
+  '## 6. Memory and start-up',
+  'Idle: after the streams registered, before any event. Under load: VmHWM at the end of the ' +
+    'N=100 dispatch run. Start-up: from fork to the third HandleEvents registration.',
+  table(
+    ['contender', 'idle RSS MiB', 'peak RSS under load MiB', 'start-up ms'],
+    ['host', 'node', 'ceiling'].flatMap((c) => {
+      const r = find('dispatch', c, 100) ?? find('dispatch', c, 1);
+      return r ? [[c, mib(r.idle_rss_kib), mib(r.peak_rss_kib), fmt(r.startup_ms)]] : [];
+    }),
+  ),
+);
+
+// ---- end to end
+sections.push(
+  '## 2. End to end (websocket clients → dev gateway → echo)',
+  'Real websocket clients (Boost.Beast); each client has one 64-byte message in flight and sends ' +
+    'the next when the echo arrives. CPU per message of the app, the dev membrane and the driver.',
+  table(
+    ['contender', 'clients', 'messages/s', 'p50 µs', 'p99 µs', 'max µs', 'app CPU µs/msg',
+      'membrane CPU µs/msg', 'driver CPU µs/msg', 'app peak RSS MiB', 'lost', 'dropped clients'],
+    rows('e2e', ['host', 'node'], [1, 50], (r) => [
+      fmt(r.messages_per_s), fmt(r.p50_us, 1), fmt(r.p99_us, 1), fmt(r.max_us),
+      fmt(r.app_cpu_us_per_unit, 1), fmt(r.membrane_cpu_us_per_unit, 1),
+      fmt(r.driver_cpu_us_per_unit, 1), mib(r.app_peak_rss_kib), r.unanswered + r.mismatched,
+      r.dropped_clients,
+    ]),
+  ),
+);
+
+// ---- broadcast
+sections.push(
+  '## 3. Broadcast fan-out (the seed’s chat on the dev membrane)',
+  'N clients connected; the first 10 send, each waiting for its own copy before the next; every ' +
+    'message goes to every client (KV scan + one SendMessage per connection). Latency: send → own ' +
+    'copy. CPU per delivery.',
+  table(
+    ['contender', 'clients', 'messages/s', 'deliveries/s', 'p50 µs', 'p99 µs',
+      'app CPU µs/delivery', 'membrane CPU µs/delivery', 'app peak RSS MiB', 'connect all ms',
+      'dropped clients'],
+    rows('broadcast', ['host', 'node'], [50, 500], (r) => [
+      fmt(r.messages_per_s, 1), fmt(r.deliveries_per_s), fmt(r.p50_us), fmt(r.p99_us),
+      fmt(r.app_cpu_us_per_unit, 1), fmt(r.membrane_cpu_us_per_unit, 1), mib(r.app_peak_rss_kib),
+      fmt(r.connect_ms), r.dropped_clients,
+    ]),
+  ),
+);
+
+// ---- reload
+const reload = results.find((r) => r.bench === 'reload');
+let reloadText;
+if (!reload) reloadText = `not run — ${why('reload', 'host', 50)}`;
+else if (reload.status === 'unsupported')
+  reloadText = `reload not supported by this host build: ${reload.reason}`;
+else if (reload.status !== 'ok') reloadText = `failed: ${reload.reason}`;
+else
+  reloadText = table(
+    ['window', 'events/s', 'p50 µs', 'p99 µs', 'max µs', 'reloads'],
+    [
+      ['steady', fmt(reload.events_per_s), fmt(reload.p50_us, 1), fmt(reload.p99_us, 1), fmt(reload.max_us), 0],
+      ['one SIGHUP per second', fmt(reload.storm_events_per_s), fmt(reload.storm_p50_us, 1),
+        fmt(reload.storm_p99_us, 1), fmt(reload.storm_max_us), reload.reloads],
+    ],
+  ) + `\n\nEvents lost: ${reload.lost} unanswered, ${reload.send_failures} not deliverable ` +
+    `(no stream), ${reload.bad_answers} answered with an unknown or repeated id.`;
+sections.push(
+  '## 5. Reload cost (host, 50 connections, the dispatch load)',
+  'Before each SIGHUP a different build of noop.so is renamed into the plugins folder, so every ' +
+    'reload really swaps the plugin.',
+  reloadText,
+);
+
+// ---- goals
+const d = (c, n) => find('dispatch', c, n);
+const goals = [];
+const goal = (text, measured, met) =>
+  goals.push([text, measured, met === undefined ? 'not measured' : met ? 'met' : '**missed**']);
+{
+  const host = d('host', 100), node = d('node', 100), ceil = d('ceiling', 100);
+  let r = ratio(host?.events_per_s, node?.events_per_s);
+  goal('N=100: host events/s ≥ 4× Node', x(r), r === undefined ? undefined : r >= 4);
+  r = ratio(host?.events_per_s, ceil?.events_per_s);
+  goal('N=100: host events/s ≥ 0.7× ceiling', x(r), r === undefined ? undefined : r >= 0.7);
+  goal('N=100: host CPU ≤ 10 µs/event', host ? `${fmt(host.cpu_us_per_event, 1)} µs` : '–',
+    host ? host.cpu_us_per_event <= 10 : undefined);
+  r = ratio(host?.cpu_us_per_event, node?.cpu_us_per_event);
+  goal('N=100: host CPU/event ≤ 1/4 of Node', x(r), r === undefined ? undefined : r <= 0.25);
+  const host1 = d('host', 1), node1 = d('node', 1), ceil1 = d('ceiling', 1);
+  r = ratio(host1?.p50_us, ceil1?.p50_us);
+  goal('N=1: host p50 ≤ 1.5× ceiling p50', x(r), r === undefined ? undefined : r <= 1.5);
+  r = ratio(host1?.p50_us, node1?.p50_us);
+  goal('N=1: host p50 ≤ 0.5× Node p50', x(r), r === undefined ? undefined : r <= 0.5);
+  for (const n of [50, 500]) {
+    r = ratio(find('broadcast', 'host', n)?.deliveries_per_s, find('broadcast', 'node', n)?.deliveries_per_s);
+    goal(`broadcast N=${n}: host deliveries/s ≥ 4× Node`, x(r), r === undefined ? undefined : r >= 4);
+  }
+  if (reload?.status === 'ok') {
+    goal('reload storm: no event lost', `${reload.lost + reload.send_failures + reload.bad_answers}`,
+      reload.lost + reload.send_failures + reload.bad_answers === 0);
+    r = ratio(reload.storm_p99_us, reload.p99_us);
+    goal('reload storm: p99 ≤ 2× steady p99', x(r), r <= 2);
+  } else {
+    goal('reload storm: no event lost', reload?.status ?? 'not run', undefined);
+    goal('reload storm: p99 ≤ 2× steady p99', reload?.status ?? 'not run', undefined);
+  }
+  r = ratio(host?.peak_rss_kib, node?.peak_rss_kib);
+  goal('peak RSS under load ≤ 1/4 of Node', x(r), r === undefined ? undefined : r <= 0.25);
+}
+const goalsTable = table(['goal (issue 5)', 'measured', 'verdict'], goals);
+
+const failures = status.filter((s) => s.state !== 'ok');
+const problems = failures.length
+  ? '## Not run or failed\n\n' +
+    failures.map((s) => `- ${s.bench} ${s.contender} N=${s.n}: ${why(s.bench, s.contender, s.n)}`).join('\n')
+  : '';
+
+const body = [
+  '## Goals',
+  goalsTable,
+  ...sections,
+  problems,
+].filter(Boolean).join('\n\n');
+
+console.log(`\n# Benchmarks (${args.mode})\n\n${body}\n`);
+
+if (args.write) {
+  const md = [
+    '# nitric-host benchmark results',
+    '',
+    'Written by `bench/run.sh` — do not edit by hand; run it again.',
+    '',
+    `- command: \`${args.command ?? 'bench/run.sh'}\``,
+    `- date: ${new Date().toISOString()}`,
+    '- machine:',
+    '',
+    '```',
+    machine,
+    '```',
+    '',
+    'Every contender ran in the same run, one after the other, on the same 2 cores as the ' +
+      'driver (and, end to end, the dev membrane). On a machine where other sessions are busy ' +
+      '(see the load average above) the benchmark gets only its share of the cores — Linux ' +
+      'schedules each session as one autogroup, so `nice` does not help — and absolute rates ' +
+      'drop and move by tens of per cent between runs; CPU per event and the ratios move less.',
+    '',
+    body,
+    '',
+  ].join('\n');
+  writeFileSync(args.write, md);
+  console.log(`wrote ${args.write}`);
+}

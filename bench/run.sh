@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Runs every benchmark of issue 5, prints a table and rewrites bench/RESULTS.md.
+#
+#   bench/run.sh            full run (about 3 minutes on 2 cores after the build), rewrites RESULTS.md
+#   bench/run.sh --smoke    each benchmark for a second or two, nothing written;
+#                           exits non-zero only if a benchmark failed to run
+#   --no-build              use what BUILD_DIR (default: build) already holds
+#
+# Contenders run one after the other in the same run: nitric-host with a plugin,
+# the Node SDK (@nitric/sdk 1.2.2, bench/node), and for dispatch a bare C++
+# gRPC client (the ceiling). Raw results and every process's log go to
+# $BUILD_DIR/bench/run-<mode>/.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+COMMAND="${BUILD_DIR:+BUILD_DIR=$BUILD_DIR }bench/run.sh${*:+ $*}"
+BUILD_DIR=${BUILD_DIR:-build}
+[[ $BUILD_DIR = /* ]] || BUILD_DIR=$ROOT/$BUILD_DIR
+MODE=full
+BUILD=1
+for arg in "$@"; do
+  case $arg in
+    --smoke) MODE=smoke ;;
+    --no-build) BUILD=0 ;;
+    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) echo "run.sh: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
+
+BIN=$BUILD_DIR/bin
+OUT=$BUILD_DIR/bench/run-$MODE
+RESULTS=$OUT/results.jsonl
+STATUS=$OUT/status.tsv
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+rm -rf "$OUT" && mkdir -p "$OUT"
+: >"$RESULTS"
+: >"$STATUS"
+
+if [[ $MODE = smoke ]]; then
+  WARMUP=0.5 DURATION=1 STORM=2 BROADCAST_DURATION=2
+  DISPATCH_N="1 100" E2E_N="1 50" BROADCAST_N="50"
+else
+  # Node's JIT needs a couple of seconds before its figures settle.
+  WARMUP=2 DURATION=5 STORM=10 BROADCAST_DURATION=8
+  DISPATCH_N="1 100" E2E_N="1 50" BROADCAST_N="50 500"
+fi
+
+# ---- the driver running now is killed with us ----------------------------
+CURRENT=
+cleanup() {
+  [[ -n $CURRENT ]] && kill -TERM "$CURRENT" 2>/dev/null
+  wait 2>/dev/null
+  exit 130
+}
+trap cleanup INT TERM HUP
+
+note() { printf '%s\n' "$*" >&2; }
+
+# record <benchmark> <contender> <N> <ok|failed|skipped> <reason>
+record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$STATUS"; }
+
+# run_driver <benchmark> <contender> <N> <driver command...>: in the background
+# so a signal to this script reaches it through cleanup().
+run_driver() {
+  local bench=$1 contender=$2 n=$3
+  shift 3
+  "$@" &
+  CURRENT=$!
+  wait "$CURRENT"
+  local rc=$?
+  CURRENT=
+  if [[ $rc -eq 0 ]]; then
+    record "$bench" "$contender" "$n" ok ""
+  else
+    record "$bench" "$contender" "$n" failed "driver exit $rc (logs in $OUT)"
+  fi
+}
+
+# ---- build ---------------------------------------------------------------
+BENCH_TARGETS="noop noop_v2 nitric-bench-dispatch nitric-bench-ceiling nitric-bench-e2e"
+OTHER_TARGETS="nitric-host nitric-dev-membrane echo broadcast"
+if [[ $BUILD = 1 ]]; then
+  [[ -f $BUILD_DIR/CMakeCache.txt ]] ||
+    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$OUT/configure.log" 2>&1 ||
+    { note "run.sh: cmake configure failed, see $OUT/configure.log"; exit 1; }
+  # shellcheck disable=SC2086
+  cmake --build "$BUILD_DIR" -j2 --target $BENCH_TARGETS >"$OUT/build.log" 2>&1 ||
+    { note "run.sh: building the benchmark drivers failed, see $OUT/build.log"; exit 1; }
+  for target in $OTHER_TARGETS; do  # one by one: a broken one must not stop the rest
+    cmake --build "$BUILD_DIR" -j2 --target "$target" >>"$OUT/build.log" 2>&1 ||
+      note "run.sh: target $target did not build (see $OUT/build.log); its benchmarks are not run"
+  done
+fi
+
+NODE_DIR=$ROOT/bench/node
+if [[ ! -d $NODE_DIR/node_modules/@nitric/sdk ]]; then
+  (cd "$NODE_DIR" && npm ci --no-audit --no-fund >"$OUT/npm.log" 2>&1) ||
+    note "run.sh: npm ci in bench/node failed (see $OUT/npm.log); the Node SDK contenders are not run"
+fi
+
+# ---- prerequisites -------------------------------------------------------
+# need <file>...: empty output when all exist, else the first missing one.
+need() {
+  local f
+  for f in "$@"; do [[ -e $f ]] || { echo "missing $f"; return; }; done
+}
+HOST=$BIN/nitric-host
+MEMBRANE=$BIN/nitric-dev-membrane
+NODE_SDK=$NODE_DIR/node_modules/@nitric/sdk
+DISPATCH=$BIN/nitric-bench-dispatch
+E2E=$BIN/nitric-bench-e2e
+for f in "$DISPATCH" "$E2E" "$BIN/nitric-bench-ceiling" "$BUILD_DIR/bench/noop.so"; do
+  [[ -x $f || -f $f ]] || { note "run.sh: $f is missing (build the bench targets)"; exit 1; }
+done
+
+# A plugins folder per benchmark holding only the plugin under test.
+plugins_dir() {
+  local dir=$OUT/plugins-$1
+  mkdir -p "$dir" && cp "$2" "$dir/" && echo "$dir"
+}
+
+# ---- 1. dispatch (and 6. memory and start-up) ----------------------------
+note "== dispatch: the driver plays the membrane; N connections, 64-byte messages"
+for n in $DISPATCH_N; do
+  for contender in ceiling node host; do
+    case $contender in
+      ceiling) missing=$(need "$BIN/nitric-bench-ceiling"); cmd=("$BIN/nitric-bench-ceiling") ;;
+      node) missing=$(need "$NODE_SDK"); cmd=(node "$NODE_DIR/noop-app.mjs") ;;
+      host) missing=$(need "$HOST")
+        cmd=("$HOST" --plugins "$(plugins_dir dispatch "$BUILD_DIR/bench/noop.so")") ;;
+    esac
+    if [[ -n $missing ]]; then
+      record dispatch "$contender" "$n" skipped "$missing"
+      note "   $contender N=$n: not run ($missing)"
+      continue
+    fi
+    run_driver dispatch "$contender" "$n" "$DISPATCH" --name "$contender" --connections "$n" \
+      --warmup "$WARMUP" --duration "$DURATION" --json "$RESULTS" \
+      --log "$OUT/dispatch-$contender-$n.log" -- "${cmd[@]}"
+  done
+done
+
+# ---- 5. reload storm -----------------------------------------------------
+note "== reload: steady state vs one SIGHUP per second (new plugin build each time)"
+missing=$(need "$HOST" "$BUILD_DIR/bench/noop_v2.so")
+if [[ -n $missing ]]; then
+  record reload host 50 skipped "$missing"
+  note "   host: not run ($missing)"
+else
+  dir=$OUT/plugins-reload
+  mkdir -p "$dir" && cp "$BUILD_DIR/bench/noop.so" "$dir/noop.so"
+  run_driver reload host 50 "$DISPATCH" --name host --connections 50 \
+    --warmup "$WARMUP" --duration "$DURATION" --reload-storm "$STORM" \
+    --reload-target "$dir/noop.so" --reload-build "$BUILD_DIR/bench/noop.so" \
+    --reload-build "$BUILD_DIR/bench/noop_v2.so" --json "$RESULTS" \
+    --log "$OUT/reload-host.log" -- "$HOST" --plugins "$dir"
+fi
+
+# ---- 2. end to end and 3. broadcast: through the dev gateway --------------
+e2e_round() {  # e2e_round <bench> <mode> <plugin.so> <node app> <N list> <seconds> <drain>
+  local bench=$1 mode=$2 plugin=$3 app=$4 seconds=$6 drain=$7 n contender missing
+  for n in $5; do
+    for contender in node host; do
+      if [[ $contender = host ]]; then
+        missing=$(need "$MEMBRANE" "$HOST" "$plugin")
+        [[ -z $missing ]] && cmd=("$HOST" --plugins "$(plugins_dir "$bench" "$plugin")")
+      else
+        missing=$(need "$MEMBRANE" "$NODE_SDK")
+        cmd=(node "$NODE_DIR/$app")
+      fi
+      if [[ -n $missing ]]; then
+        record "$bench" "$contender" "$n" skipped "$missing"
+        note "   $contender N=$n: not run ($missing)"
+        continue
+      fi
+      run_driver "$bench" "$contender" "$n" "$E2E" --mode "$mode" --name "$contender" \
+        --clients "$n" --membrane "$MEMBRANE" --warmup "$WARMUP" --duration "$seconds" \
+        --drain "$drain" --startup-timeout 60 --json "$RESULTS" \
+        --log-prefix "$OUT/$bench-$contender-$n-" \
+        -- "${cmd[@]}"
+    done
+  done
+}
+note "== end to end: websocket clients -> dev gateway -> echo (one message in flight per client)"
+e2e_round e2e echo "$BUILD_DIR/plugins/echo.so" echo-app.mjs "$E2E_N" "$DURATION" 3
+note "== broadcast: the seed's chat; 10 clients send, every client receives"
+e2e_round broadcast broadcast "$BUILD_DIR/plugins/broadcast.so" broadcast-app.mjs \
+  "$BROADCAST_N" "$BROADCAST_DURATION" 15
+
+# ---- report ---------------------------------------------------------------
+{
+  echo "nproc: $(nproc)"
+  lscpu | grep -E '^(Model name|CPU\(s\)|Thread\(s\) per core|Core\(s\) per socket|CPU max MHz|Hypervisor vendor|L3 cache):' || true
+  echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
+  echo "kernel: $(uname -r)"
+  echo "node: $(node --version 2>/dev/null || echo none)"
+  echo "load average (1, 5, 15 min) before the run: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$OUT/machine.txt" 2>/dev/null
+REPORT_ARGS=(--results "$RESULTS" --status "$STATUS" --machine "$OUT/machine.txt" --mode "$MODE"
+  --command "$COMMAND")
+[[ $MODE = full ]] && REPORT_ARGS+=(--write "$ROOT/bench/RESULTS.md")
+node "$ROOT/bench/report.mjs" "${REPORT_ARGS[@]}"
+report_rc=$?
+
+failed=$(awk -F'\t' '$4 != "ok"' "$STATUS" | wc -l)
+if [[ $failed -gt 0 || $report_rc -ne 0 ]]; then
+  note "run.sh: $failed benchmark run(s) did not run or failed (see the table and $OUT)"
+  exit 1
+fi
+exit 0
