@@ -23,9 +23,11 @@ import { pathToFileURL } from 'node:url';
 const now = () => performance.now();
 const ms = (t) => `${Math.round(t)} ms`;
 
+// Sets each parameter of `query` on `url`, replacing a value the URL already
+// has: the refused client must not also carry the good clients' token.
 function withQuery(url, query) {
   const u = new URL(url);
-  for (const [k, v] of new URLSearchParams(query)) u.searchParams.append(k, v);
+  for (const [k, v] of new URLSearchParams(query)) u.searchParams.set(k, v);
   return u.toString();
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the e2e tests' Node dependencies exactly as package-lock.json pins
 # them (npm ci). Idempotent: does nothing when node_modules already matches the
-# lock. CI and developers run this once before ctest; sdk_interop_test.sh
+# lock. CI and developers run this once before ctest; chat_e2e_test.sh
 # refuses to run (and says so) when it has not been run.
 #   bash tests/e2e/setup.sh [--force]
 set -euo pipefail
