@@ -14,6 +14,7 @@
 #include "host/app/check.h"
 #include "host/app/cli.h"
 #include "host/app/host_app.h"
+#include "host/app/pid_file.h"
 #include "host/app/signals.h"
 #include "host/config/config.h"
 #include "host/logging/logging.h"
@@ -59,7 +60,17 @@ int main(int argc, char** argv) {
   HostConfig config = std::move(loaded.config);
   ApplyEnvironment(&config);
   if (cli.plugins) config.plugins_dir = *cli.plugins;
+  if (cli.pid_file) config.pid_file = *cli.pid_file;
   if (cli.watch) config.watch = true;
+
+  if (cli.reload) {
+    if (config.pid_file.empty()) {
+      spdlog::error(
+          "reload: no pid file: pass --pid-file FILE, or --config FILE with host.pid_file");
+      return kExitUsage;
+    }
+    return SendReload(config.pid_file);
+  }
 
   if (cli.check) return RunCheck(config);
   return RunHost(config, cli);

@@ -5,7 +5,12 @@
 namespace nitric::host {
 
 bool ParseCli(const std::vector<std::string>& args, CliOptions* options, std::string* error) {
-  for (size_t i = 0; i < args.size(); ++i) {
+  size_t first = 0;
+  if (!args.empty() && args[0] == "reload") {
+    options->reload = true;
+    first = 1;
+  }
+  for (size_t i = first; i < args.size(); ++i) {
     std::string flag = args[i];
     std::optional<std::string> inline_value;
     if (const size_t eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
@@ -37,6 +42,9 @@ bool ParseCli(const std::vector<std::string>& args, CliOptions* options, std::st
     } else if (flag == "--plugins") {
       if (!value(&v)) return false;
       options->plugins = v;
+    } else if (flag == "--pid-file") {
+      if (!value(&v)) return false;
+      options->pid_file = v;
     } else if (flag == "--log-level") {
       if (!value(&v)) return false;
       options->log_level = ParseLogLevel(v);
@@ -83,13 +91,21 @@ bool ParseCli(const std::vector<std::string>& args, CliOptions* options, std::st
       return false;
     }
   }
+  if (options->reload && (options->plugins || options->log_level || options->log_format ||
+                          options->watch || options->dev || options->check || options->version)) {
+    *error = "reload takes only --pid-file FILE or --config FILE (see --help)";
+    return false;
+  }
   return true;
 }
 
 std::string Usage() {
   return R"(Usage: nitric-host [options]
+       nitric-host reload [--pid-file FILE | --config FILE]
 
 Runs Nitric websocket handlers from plugins (*.so) against a Nitric membrane.
+`reload` sends SIGHUP to the host whose pid file is given (or named by the
+config's host.pid_file), after checking that the pid is a nitric-host.
 
 Options:
   --plugins DIR        plugins folder (overrides host.plugins_dir)
@@ -98,6 +114,8 @@ Options:
   --log-level LEVEL    trace, debug, info, warn, error, critical or off
   --log-format FORMAT  text or json (JSON lines), on stderr
   --watch              reload when the plugins folder changes
+  --pid-file FILE      write the host's pid to FILE (overrides host.pid_file);
+                       removed again on exit
   --dev                run a local dev membrane in-process on loopback and
                        print each socket's ws:// URL
   --dev-data DIR       dev membrane's KV data folder (default .nitric)

@@ -12,8 +12,12 @@
 namespace nitric::host {
 
 struct CliOptions {
-  std::optional<std::filesystem::path> config;   // --config FILE
-  std::optional<std::filesystem::path> plugins;  // --plugins DIR
+  // `nitric-host reload [--pid-file FILE | --config FILE]`: signal the
+  // running host instead of running one.
+  bool reload = false;
+  std::optional<std::filesystem::path> config;    // --config FILE
+  std::optional<std::filesystem::path> plugins;   // --plugins DIR
+  std::optional<std::filesystem::path> pid_file;  // --pid-file FILE
   std::optional<spdlog::level::level_enum> log_level;
   std::optional<LogFormat> log_format;
   bool watch = false;                          // --watch

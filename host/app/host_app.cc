@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -10,6 +11,7 @@
 
 #include "devserver/dev_membrane.h"
 #include "host/app/control.h"
+#include "host/app/pid_file.h"
 #include "host/app/signals.h"
 #include "host/app/systemd_notify.h"
 #include "host/dispatch/dispatcher.h"
@@ -39,6 +41,14 @@ class HostApp {
   HostApp(const HostConfig& config, const CliOptions& cli) : config_(config), cli_(cli) {}
 
   int Run() {
+    if (!config_.pid_file.empty()) {
+      std::string error;
+      pid_file_ = PidFile::Create(config_.pid_file, &error);
+      if (!pid_file_) {
+        spdlog::error("{}", error);
+        return 1;
+      }
+    }
     signals_ = std::make_unique<SignalWatcher>(&queue_);
     std::string address = config_.membrane_address;
     if (cli_.dev) {
@@ -172,6 +182,7 @@ class HostApp {
 
   const HostConfig& config_;
   const CliOptions& cli_;
+  std::optional<PidFile> pid_file_;  // removed last, when the host is gone
   ControlQueue queue_;
   std::unique_ptr<devserver::DevMembrane> dev_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -111,6 +111,13 @@ class ConfigReader {
       c.watch = node.as_boolean()->get();
       return true;
     }
+    if (key == "pid_file") {
+      std::string file;
+      if (!NonEmptyString(path, node, &file)) return false;
+      std::filesystem::path p(file);
+      c.pid_file = p.is_absolute() ? p : source_.parent_path() / p;
+      return true;
+    }
     Unknown(path, key.source());
     return true;
   }

@@ -39,6 +39,9 @@ struct HostConfig {
   int workers = DefaultWorkers();
   // Reload when the plugins folder changes (inotify).
   bool watch = false;
+  // Where the running host writes its pid (for `nitric-host reload`); empty:
+  // no pid file.
+  std::filesystem::path pid_file;
 
   // [log]
   spdlog::level::level_enum log_level = spdlog::level::info;

@@ -23,6 +23,23 @@ TEST(CliTest, EveryFlag) {
   EXPECT_EQ(o.dev_port, 0);
   EXPECT_TRUE(o.watch);
   EXPECT_TRUE(o.check);
+  EXPECT_FALSE(o.reload);
+}
+
+TEST(CliTest, ReloadIsASubcommandThatTakesOnlyWhereTheHostIs) {
+  CliOptions o;
+  std::string error;
+  ASSERT_TRUE(ParseCli({"reload", "--pid-file", "/run/h.pid"}, &o, &error)) << error;
+  EXPECT_TRUE(o.reload);
+  EXPECT_EQ(o.pid_file, std::filesystem::path("/run/h.pid"));
+
+  CliOptions with_plugins;
+  EXPECT_FALSE(ParseCli({"reload", "--plugins", "p"}, &with_plugins, &error));
+  EXPECT_EQ(error, "reload takes only --pid-file FILE or --config FILE (see --help)");
+  // Only the first word is a subcommand.
+  CliOptions later;
+  EXPECT_FALSE(ParseCli({"--watch", "reload"}, &later, &error));
+  EXPECT_EQ(error, "unknown argument \"reload\" (see --help)");
 }
 
 TEST(CliTest, UsageErrorsSayWhatIsWrong) {

@@ -2,7 +2,11 @@
 // mode, a membrane that restarts, reloads.
 #include <signal.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "host/host_fixture.h"
@@ -140,6 +144,69 @@ TEST_F(LifecycleTest, SighupLoadsANewPluginAndRegistersItsSocket) {
   reply = old_client->Receive();
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->data, "old");
+}
+
+std::string ReadAll(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST_F(LifecycleTest, ReloadCommandSignalsTheHostNamedByItsPidFile) {
+  const auto pid_file = dir_.path() / "host.pid";
+  ASSERT_NO_FATAL_FAILURE(StartHost({"--pid-file", pid_file.string()}));
+  EXPECT_EQ(ReadAll(pid_file), std::to_string(host_.pid()) + "\n");
+  EXPECT_FALSE(membrane_.membrane().SocketUrl("ctest")) << "not declared before the reload";
+
+  ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
+  HostProcess reload;
+  EXPECT_EQ(reload.Run({"reload", "--pid-file", pid_file.string()}), 0) << reload.stderr_text();
+  EXPECT_NE(reload.stdout_text().find("sent SIGHUP to nitric-host (pid " +
+                                      std::to_string(host_.pid()) + ")"),
+            std::string::npos)
+      << reload.stdout_text();
+  ASSERT_TRUE(host_.WaitForStderr("socket(s) registered (3 streams), generation 2"));
+  EXPECT_TRUE(Connect("ctest"));
+
+  host_.Signal(SIGTERM);
+  EXPECT_EQ(host_.Wait(), 0);
+  EXPECT_FALSE(std::filesystem::exists(pid_file)) << "the host removes its pid file on exit";
+}
+
+TEST_F(LifecycleTest, ReloadCommandNeverSignalsAProcessThatIsNotAHost) {
+  // A stale pid file whose pid now belongs to another program: this test.
+  // SIGHUP's default action would kill the test, so a wrong signal fails it.
+  const auto pid_file = dir_.path() / "stale.pid";
+  std::ofstream(pid_file) << getpid() << "\n";
+  HostProcess reload;
+  EXPECT_EQ(reload.Run({"reload", "--pid-file", pid_file.string()}), 1);
+  EXPECT_NE(reload.stderr_text().find("is not a nitric-host; the pid file is stale"),
+            std::string::npos)
+      << reload.stderr_text();
+
+  HostProcess missing;
+  EXPECT_EQ(missing.Run({"reload", "--pid-file", (dir_.path() / "none.pid").string()}), 1);
+  EXPECT_NE(missing.stderr_text().find("cannot read pid file"), std::string::npos)
+      << missing.stderr_text();
+
+  HostProcess no_file;
+  EXPECT_EQ(no_file.Run({"reload"}), 2);
+  EXPECT_NE(no_file.stderr_text().find("reload: no pid file"), std::string::npos);
+}
+
+TEST_F(LifecycleTest, ASecondHostRefusesAPidFileThatAnotherLiveHostOwns) {
+  const auto pid_file = dir_.path() / "host.pid";
+  ASSERT_NO_FATAL_FAILURE(StartHost({"--pid-file", pid_file.string()}));
+  HostProcess second;
+  EXPECT_EQ(second.Run({"--plugins", plugins_.string(), "--pid-file", pid_file.string()},
+                       {{"SERVICE_ADDRESS", membrane_.grpc_address()}}),
+            1);
+  EXPECT_NE(second.stderr_text().find("belongs to another running nitric-host (pid " +
+                                      std::to_string(host_.pid()) + ")"),
+            std::string::npos)
+      << second.stderr_text();
+  EXPECT_EQ(ReadAll(pid_file), std::to_string(host_.pid()) + "\n") << "left as it was";
 }
 
 TEST_F(LifecycleTest, WatchReloadsWhenAPluginIsInstalled) {
