@@ -12,6 +12,7 @@ packages=(
   libsqlite3-dev libsystemd-dev
   libgtest-dev libgmock-dev
   nodejs npm
+  python3-websockets  # the interactive client of the README's chat demo
 )
 
 sudo_cmd=()
