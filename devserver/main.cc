@@ -10,6 +10,7 @@
 #include <system_error>
 #include <thread>
 
+#include <absl/synchronization/mutex.h>
 #include <spdlog/spdlog.h>
 
 #include "devserver/command_line.h"
@@ -38,6 +39,9 @@ int WaitForSignal(const sigset_t& set) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian's Abseil leaves absl::Mutex deadlock detection on (no NDEBUG): a
+  // global lock-graph update on every lock gRPC takes. Not for a server.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   using nitric::devserver::CommandLine;
   CommandLine cl;
   std::string error;
