@@ -465,28 +465,15 @@ const nitric_host_api kHostApi = {
 
 const nitric_host_api* HostApi() { return &kHostApi; }
 
-const char* StatusName(nitric_status status) {
-  switch (status) {
-    case NITRIC_OK:
-      return "OK";
-    case NITRIC_DONE:
-      return "DONE";
-    case NITRIC_ERR_INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case NITRIC_ERR_NOT_FOUND:
-      return "NOT_FOUND";
-    case NITRIC_ERR_PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case NITRIC_ERR_UNAVAILABLE:
-      return "UNAVAILABLE";
-    case NITRIC_ERR_FAILED_PRECONDITION:
-      return "FAILED_PRECONDITION";
-    case NITRIC_ERR_INTERNAL:
-      return "INTERNAL";
-    case NITRIC_ERR_HANDLER:
-      return "HANDLER";
+const char* EventName(nitric_event_type type) {
+  switch (type) {
+    case NITRIC_EVENT_CONNECT:
+      return "connect";
+    case NITRIC_EVENT_DISCONNECT:
+      return "disconnect";
+    default:
+      return "message";
   }
-  return "UNKNOWN_STATUS";
 }
 void ClearCallError() { t_call_error.clear(); }
 void SetCallError(std::string_view text) { t_call_error.assign(text); }

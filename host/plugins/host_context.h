@@ -91,6 +91,9 @@ const std::string& CallError();
 const char* LastHostError();
 
 // "NOT_FOUND" etc.
-const char* StatusName(nitric_status status);
+inline const char* StatusName(nitric_status status) { return nitric_status_name(status); }
+
+// "connect", "disconnect" or "message", as the SDKs name event types.
+const char* EventName(nitric_event_type type);
 
 }  // namespace nitric::host

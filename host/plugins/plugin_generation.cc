@@ -19,17 +19,6 @@ nitric_event_type ToNitric(wsproto::WebsocketEventType type) {
   }
 }
 
-const char* EventName(nitric_event_type type) {
-  switch (type) {
-    case NITRIC_EVENT_CONNECT:
-      return "connect";
-    case NITRIC_EVENT_DISCONNECT:
-      return "disconnect";
-    default:
-      return "message";
-  }
-}
-
 }  // namespace
 
 PluginGeneration::PluginGeneration(uint64_t number,

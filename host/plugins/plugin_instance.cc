@@ -61,17 +61,6 @@ std::string PermissionText(uint32_t allow) {
   return out.empty() ? "none" : out;
 }
 
-const char* EventName(nitric_event_type type) {
-  switch (type) {
-    case NITRIC_EVENT_CONNECT:
-      return "connect";
-    case NITRIC_EVENT_DISCONNECT:
-      return "disconnect";
-    default:
-      return "message";
-  }
-}
-
 }  // namespace
 
 LoadResult<std::shared_ptr<PluginInstance>> PluginInstance::Load(const PluginFile& file,

@@ -87,6 +87,32 @@ typedef enum nitric_status {
   NITRIC_ERR_HANDLER = 8
 } nitric_status;
 
+/* The name of a status ("OK", "NOT_FOUND", ...), for logs and error text.
+ * Static storage; never NULL. A header-only helper: not part of the ABI. */
+static inline const char* nitric_status_name(nitric_status status) {
+  switch (status) {
+    case NITRIC_OK:
+      return "OK";
+    case NITRIC_DONE:
+      return "DONE";
+    case NITRIC_ERR_INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case NITRIC_ERR_NOT_FOUND:
+      return "NOT_FOUND";
+    case NITRIC_ERR_PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case NITRIC_ERR_UNAVAILABLE:
+      return "UNAVAILABLE";
+    case NITRIC_ERR_FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case NITRIC_ERR_INTERNAL:
+      return "INTERNAL";
+    case NITRIC_ERR_HANDLER:
+      return "HANDLER";
+  }
+  return "UNKNOWN";
+}
+
 typedef enum nitric_event_type {
   NITRIC_EVENT_CONNECT = 0,
   NITRIC_EVENT_DISCONNECT = 1,
@@ -162,11 +188,11 @@ typedef enum nitric_config_type {
  * The plugin allocates it, so its layout is frozen for ABI major 1. */
 typedef struct nitric_config_value {
   nitric_config_type type;
-  nitric_str string;  /* STRING */
-  int64_t integer;    /* INTEGER */
-  double number;      /* FLOAT (and INTEGER, converted) */
-  int boolean;        /* BOOL */
-  size_t count;       /* ARRAY: number of elements; TABLE: number of keys */
+  nitric_str string; /* STRING */
+  int64_t integer;   /* INTEGER */
+  double number;     /* FLOAT (and INTEGER, converted) */
+  int boolean;       /* BOOL */
+  size_t count;      /* ARRAY: number of elements; TABLE: number of keys */
 } nitric_config_value;
 
 /* The host's function table. OWNERSHIP: host; valid, and unchanged, from
@@ -274,9 +300,8 @@ typedef struct nitric_host_api {
 
 /* True when the host's table has `field` (an appended function that an older
  * host may lack) and it is set. */
-#define NITRIC_API_HAS(api, field)                                               \
-  ((api)->size >= offsetof(nitric_host_api, field) + sizeof((api)->field) && \
-   (api)->field != NULL)
+#define NITRIC_API_HAS(api, field) \
+  ((api)->size >= offsetof(nitric_host_api, field) + sizeof((api)->field) && (api)->field != NULL)
 
 /* What a plugin is. OWNERSHIP: plugin; static storage, valid while loaded.
  * The first three fields never move, in any ABI version. */
@@ -307,8 +332,7 @@ typedef struct nitric_plugin_descriptor {
    * calls; the host copies). Called after this version's last event, and
    * only when the new version has import_state. With no write call at all,
    * the new version's import_state is not called. */
-  nitric_status (*export_state)(void* plugin_state, nitric_state_writer_fn write,
-                                void* writer_ctx);
+  nitric_status (*export_state)(void* plugin_state, nitric_state_writer_fn write, void* writer_ctx);
 
   /* Optional. Receives the bytes the previous version exported (borrowed for
    * the call), after init() and before the first event. A non-OK status is

@@ -92,29 +92,7 @@ namespace nitric {
 // Error and Result
 
 // Name of a status, e.g. "NOT_FOUND".
-inline const char* StatusName(nitric_status code) noexcept {
-  switch (code) {
-    case NITRIC_OK:
-      return "OK";
-    case NITRIC_DONE:
-      return "DONE";
-    case NITRIC_ERR_INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case NITRIC_ERR_NOT_FOUND:
-      return "NOT_FOUND";
-    case NITRIC_ERR_PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case NITRIC_ERR_UNAVAILABLE:
-      return "UNAVAILABLE";
-    case NITRIC_ERR_FAILED_PRECONDITION:
-      return "FAILED_PRECONDITION";
-    case NITRIC_ERR_INTERNAL:
-      return "INTERNAL";
-    case NITRIC_ERR_HANDLER:
-      return "HANDLER";
-  }
-  return "UNKNOWN";
-}
+inline const char* StatusName(nitric_status code) noexcept { return nitric_status_name(code); }
 
 // An error value; a default-constructed Error means success (Go's nil).
 class Error {

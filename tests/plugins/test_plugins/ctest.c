@@ -184,30 +184,6 @@ static void free_pending(pending* p) {
   free(p);
 }
 
-static const char* status_name(nitric_status s) {
-  switch (s) {
-    case NITRIC_OK:
-      return "OK";
-    case NITRIC_DONE:
-      return "DONE";
-    case NITRIC_ERR_INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case NITRIC_ERR_NOT_FOUND:
-      return "NOT_FOUND";
-    case NITRIC_ERR_PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case NITRIC_ERR_UNAVAILABLE:
-      return "UNAVAILABLE";
-    case NITRIC_ERR_FAILED_PRECONDITION:
-      return "FAILED_PRECONDITION";
-    case NITRIC_ERR_INTERNAL:
-      return "INTERNAL";
-    case NITRIC_ERR_HANDLER:
-      return "HANDLER";
-  }
-  return "UNKNOWN";
-}
-
 static nitric_status reply(state* st, nitric_event* ev, const char* p, size_t n) {
   return st->api->ws_send(st->host, sock(st), st->api->event_connection_id(ev), str_of(p, n));
 }
@@ -217,7 +193,7 @@ static nitric_status reply_status(state* st, nitric_event* ev, nitric_status s) 
   nitric_status out;
   if (s == NITRIC_OK) return reply(st, ev, "ok", 2);
   buf_puts(&b, "error:");
-  buf_puts(&b, status_name(s));
+  buf_puts(&b, nitric_status_name(s));
   buf_puts(&b, ":");
   buf_puts(&b, st->api->last_error());
   out = reply(st, ev, b.ptr, b.len);
