@@ -1,8 +1,11 @@
 // The reload pieces: content-hash change detection, per-plugin rollback,
 // unloading of replaced and removed plugins, and the state hand-over.
+#include <malloc.h>
+
 #include <chrono>
 #include <fstream>
 #include <future>
+#include <iostream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -143,6 +146,83 @@ TEST(Reload, ManyReloadsLeaveOneMappedCopy) {
   size_t files = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(staging)) ++files;
   EXPECT_EQ(files, 1u);
+}
+
+// Resident memory of this process in KiB, from /proc/self/status. Free heap
+// is handed back first (malloc_trim), so the figure tracks what is still
+// allocated or mapped rather than how glibc's arenas happen to be cached: a
+// leak stays, noise goes.
+long ResidentKiB() {
+  ::malloc_trim(0);
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// Files in the staging folder (a staged copy is removed when it is unloaded).
+size_t FilesIn(const fs::path& dir) {
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++files;
+  return files;
+}
+
+// Issue 4: 300 reloads leak neither mappings nor memory. cpptest.so (C++, the
+// plugin most likely to pin itself through unique symbols) changes on every
+// reload, ctest.so every third one and is shared unchanged in between, so
+// both the replace and the keep paths run. Each new version answers a
+// message before the next reload, so its code really ran.
+TEST(Reload, ThreeHundredReloadsKeepMappingsAtLivePluginsAndMemoryFlat) {
+  constexpr int kReloads = 300;
+  constexpr int kBaselineAfter = 20;
+  // Bound on RSS growth from reload 20 to 300. Measured on 2 cores: 48 KiB
+  // without a leak (the log capture's ring buffer and the fake membrane's
+  // record of sends grow a little); a heap leak of 8 KiB per reload adds
+  // 2.25 MiB and fails here. A copy that dlclose left mapped fails the maps
+  // check first.
+  constexpr long kMaxGrowthKiB = 2048;
+  constexpr size_t kLivePlugins = 2;
+
+  ScratchFolder folder;
+  fs::path cpp = folder.Add(kTestPlugins / "cpptest.so");
+  fs::path c = folder.Add(kTestPlugins / "ctest.so");
+  Loaded h;
+  h.Load(folder.path());
+  ASSERT_EQ(h.generation->plugins().size(), kLivePlugins) << h.log.All();
+  const fs::path staging = h.generation->staging()->dir();
+
+  long baseline_kib = -1;
+  for (int i = 1; i <= kReloads; ++i) {
+    Touch(cpp, i);
+    if (i % 3 == 0) Touch(c, i);
+    h.Load(folder.path());
+    ASSERT_EQ(h.ReportFor("cpptest.so")->outcome, PluginOutcome::kReplaced) << "reload " << i;
+    ASSERT_EQ(h.ReportFor("ctest.so")->outcome,
+              i % 3 == 0 ? PluginOutcome::kReplaced : PluginOutcome::kUnchanged)
+        << "reload " << i;
+    // Built with append: GCC 12's -Wrestrict misfires on "c" + std::string.
+    const std::string conn = std::string("conn-").append(std::to_string(i));
+    const std::string body = std::string("version-").append(std::to_string(i));
+    h.Handle(Message("cpptest", conn, body));
+    ASSERT_EQ(h.membrane.SentTo(conn), std::vector<std::string>{body});
+    if (i % 10 == 0) {
+      ASSERT_EQ(CountInMaps(staging.string()), kLivePlugins) << "after reload " << i;
+      ASSERT_EQ(FilesIn(staging), kLivePlugins) << "after reload " << i;
+    }
+    if (i == kBaselineAfter) baseline_kib = ResidentKiB();
+  }
+  const long end_kib = ResidentKiB();
+  EXPECT_EQ(h.generation->number(), static_cast<uint64_t>(kReloads + 1));
+  EXPECT_EQ(CountInMaps(staging.string()), kLivePlugins);
+  EXPECT_EQ(FilesIn(staging), kLivePlugins);
+
+  std::cout << "VmRSS after " << kBaselineAfter << " reloads: " << baseline_kib << " KiB, after "
+            << kReloads << ": " << end_kib << " KiB (" << (end_kib - baseline_kib) << " KiB)\n";
+  RecordProperty("rss_kib_after_20", static_cast<int>(baseline_kib));
+  RecordProperty("rss_kib_after_300", static_cast<int>(end_kib));
+  ASSERT_GT(baseline_kib, 0);
+  EXPECT_LE(end_kib - baseline_kib, kMaxGrowthKiB);
 }
 
 // ---- state hand-over (counter.so) ----
