@@ -2,7 +2,9 @@
 // the `build` test plugin through the dev gateway while the test installs 50
 // new builds of it, one SIGHUP each. A reload must cost no connection, drop
 // or duplicate no message, and never let an older build answer a connection
-// after a newer one did (DESIGN.md, "Hot reload").
+// after a newer one did (DESIGN.md, "Hot reload"). And 300 SIGHUPs must leave
+// the host with one mapped copy per live plugin and flat memory ("Unloading
+// really unloads").
 #include <signal.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <set>
 #include <sstream>
 #include <string_view>
 #include <thread>
@@ -247,6 +250,110 @@ TEST_F(ReloadTest, FiftyBuildsUnderLoadLoseNoClientAndAnswerEveryMessageOnceInOr
             << " reloads in " << ms(reloads_done - start) << " ms\n";
   RecordProperty("messages", static_cast<int>(messages));
   RecordProperty("reload_ms", static_cast<int>(ms(reloads_done - start)));
+}
+
+// Distinct staged plugin files the host process `pid` has mapped: its staging
+// folder is "nitric-host-<pid>-XXXXXX" (host/plugins/staging_area.cc).
+size_t MappedStagedFiles(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+  const std::string folder = "/nitric-host-" + std::to_string(pid) + "-";
+  std::set<std::string> files;  // a library has several mappings
+  for (std::string line; std::getline(in, line);) {
+    const size_t at = line.find('/');
+    if (at != std::string::npos && line.find(folder, at) != std::string::npos) {
+      files.insert(line.substr(at));
+    }
+  }
+  return files.size();
+}
+
+long ResidentKiB(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// Issue 4, on the real binary: 300 SIGHUPs, each installing a new build.so
+// next to a ctest.so that never changes, each new build answering a message
+// before the next. The in-process loader test
+// (Reload.ThreeHundredReloadsKeepMappingsAtLivePluginsAndMemoryFlat) covers
+// dlclose itself; this one adds what only the daemon does: the dispatcher
+// and the reload controller holding and dropping generations, the session
+// re-applying declarations on every reload.
+TEST_F(ReloadTest, ThreeHundredSighupsKeepMappingsAtLivePluginsAndMemoryFlat) {
+  constexpr int kReloads = 300;
+  constexpr int kBaselineAfter = 20;
+  constexpr size_t kLivePlugins = 2;
+  // Bound on RSS growth from reload 20 to 300. Measured on 2 cores: 28-160
+  // KiB without a leak (gRPC's and glibc's caches, which the host cannot be
+  // asked to trim); a generation that is never freed costs about 25 KiB per
+  // reload even for this small C plugin (6.9 MiB over 280), and a heap leak
+  // of 8 KiB per reload adds 2.25 MiB: both fail here.
+  constexpr long kMaxGrowthKiB = 2048;
+
+  const std::string original = ReadFile(TestPlugin("build"));
+  ASSERT_EQ(Count(original, "NITRIC_TEST_BUILD="), 1u);
+  ASSERT_NO_FATAL_FAILURE(Install(PatchedBuild(original, 0)));
+  ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
+  ASSERT_NO_FATAL_FAILURE(StartHost());
+  auto client = Connect("build");
+  ASSERT_TRUE(client);
+
+  // Sends until build `build` answers: the first message after the log line
+  // may still meet the previous generation, which is published just after.
+  auto answered_by = [&](int build) {
+    const std::string want = std::to_string(build) + " ";
+    for (int tries = 0; tries < 500; ++tries) {
+      if (!client->SendText("x")) return false;
+      auto reply = client->Receive(5s);
+      if (!reply) return false;
+      if (reply->data.rfind(want, 0) == 0) return true;
+      std::this_thread::sleep_for(1ms);
+    }
+    return false;
+  };
+  // The replaced generation is released just after the new one is published,
+  // on whichever thread drops it last: poll rather than look once.
+  auto mapped_settles = [&] {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (MappedStagedFiles(host_.pid()) != kLivePlugins &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(2ms);
+    }
+    return MappedStagedFiles(host_.pid());
+  };
+  ASSERT_TRUE(answered_by(0));
+  ASSERT_EQ(mapped_settles(), kLivePlugins);
+
+  long baseline_kib = -1;
+  for (int i = 1; i <= kReloads; ++i) {
+    ASSERT_NO_FATAL_FAILURE(Install(PatchedBuild(original, i)));
+    host_.Signal(SIGHUP);
+    ASSERT_TRUE(host_.WaitForStderr("] generation " + std::to_string(i + 1) + ": ", 10s))
+        << "reload " << i;
+    ASSERT_TRUE(answered_by(i)) << "reload " << i;
+    if (i % 25 == 0 || i == kBaselineAfter) {
+      ASSERT_EQ(mapped_settles(), kLivePlugins) << "after reload " << i;
+    }
+    if (i == kBaselineAfter) baseline_kib = ResidentKiB(host_.pid());
+  }
+  const long end_kib = ResidentKiB(host_.pid());
+
+  const std::string log = host_.stderr_text();
+  EXPECT_EQ(Count(log, "plugin build.so: loaded new version"), static_cast<size_t>(kReloads));
+  EXPECT_EQ(Count(log, "plugin ctest.so: unchanged"), static_cast<size_t>(kReloads));
+  for (const char* level : {"critical", "error", "warning"}) {
+    EXPECT_EQ(LinesAt(log, level), std::vector<std::string>{}) << level << " lines in the log";
+  }
+  std::cout << "nitric-host VmRSS after " << kBaselineAfter << " reloads: " << baseline_kib
+            << " KiB, after " << kReloads << ": " << end_kib << " KiB (" << (end_kib - baseline_kib)
+            << " KiB)\n";
+  RecordProperty("rss_kib_after_20", static_cast<int>(baseline_kib));
+  RecordProperty("rss_kib_after_300", static_cast<int>(end_kib));
+  ASSERT_GT(baseline_kib, 0);
+  EXPECT_LE(end_kib - baseline_kib, kMaxGrowthKiB);
 }
 
 }  // namespace
