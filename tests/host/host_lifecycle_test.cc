@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <fstream>
+#include <iostream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -122,6 +124,45 @@ TEST_F(LifecycleTest, ReconnectsWhenTheMembraneRestarts) {
   size_t lines = 0;
   for (size_t at = 0; (at = log.find("not usable", at)) != std::string::npos; ++at) ++lines;
   EXPECT_LE(lines, 3u);
+}
+
+// utime + stime of `pid` in clock ticks (/proc/<pid>/stat fields 14 and 15).
+long CpuTicks(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), {});
+  // The command name (field 2) may hold spaces: count fields after its ')'.
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return utime + stime;
+}
+
+TEST_F(LifecycleTest, WaitingForAVanishedMembraneIsIdleAndQuiet) {
+  ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
+  ASSERT_NO_FATAL_FAILURE(StartHost());
+  membrane_.Stop();
+  ASSERT_TRUE(host_.WaitForStderr("not usable", 10s));
+  // Past the first quick retries, into the capped backoff.
+  std::this_thread::sleep_for(1s);
+  const long before = CpuTicks(host_.pid());
+  const auto window = 3s;
+  std::this_thread::sleep_for(window);
+  const long used = CpuTicks(host_.pid()) - before;
+  const long ticks_per_second = sysconf(_SC_CLK_TCK);
+  std::cout << "host CPU while the membrane was away: " << used << " ticks in 3 s ("
+            << ticks_per_second << " ticks/s)\n";
+  // A retry loop without backoff burns a whole core (300 ticks); reconnect
+  // attempts at most every few seconds cost next to nothing.
+  EXPECT_LE(used, ticks_per_second * 3 / 20) << "more than 5% of a core while waiting";
+  EXPECT_FALSE(host_.Wait(0ms).has_value()) << "the host keeps running without its membrane";
+  const std::string log = host_.stderr_text();
+  size_t lines = 0;
+  for (size_t at = 0; (at = log.find("not usable", at)) != std::string::npos; ++at) ++lines;
+  EXPECT_LE(lines, 3u) << "one line when the outage starts, then one per interval";
 }
 
 TEST_F(LifecycleTest, SighupLoadsANewPluginAndRegistersItsSocket) {
