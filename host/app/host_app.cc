@@ -61,8 +61,8 @@ class HostApp {
                  config_.plugins_dir.string(), config_.workers);
 
     channel_ = OpenMembraneChannel(address);
-    client_ =
-        std::make_unique<GrpcMembraneClient>(channel_, config_.service_name, config_.call_timeout);
+    client_ = std::make_unique<GrpcMembraneClient>(channel_, config_.service_name,
+                                                   config_.call_timeout, config_.pipelined_sends);
     dispatcher_ = std::make_unique<Dispatcher>(config_.workers, &slot_);
     SessionOptions session_options;
     session_options.address = address;

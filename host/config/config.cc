@@ -111,6 +111,11 @@ class ConfigReader {
       c.watch = node.as_boolean()->get();
       return true;
     }
+    if (key == "pipelined_sends") {
+      if (!node.is_boolean()) return TypeError(path, node, "a boolean");
+      c.pipelined_sends = node.as_boolean()->get();
+      return true;
+    }
     if (key == "pid_file") {
       std::string file;
       if (!NonEmptyString(path, node, &file)) return false;

@@ -42,6 +42,9 @@ struct HostConfig {
   // Where the running host writes its pid (for `nitric-host reload`); empty:
   // no pid file.
   std::filesystem::path pid_file;
+  // Pipeline the websocket sends of a handler call (host/plugins/send_batch.h)
+  // instead of one blocking round trip each.
+  bool pipelined_sends = true;
 
   // [log]
   spdlog::level::level_enum log_level = spdlog::level::info;

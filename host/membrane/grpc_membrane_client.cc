@@ -10,9 +10,11 @@ namespace kvproto = ::nitric::proto::kvstore::v1;
 namespace wsproto = ::nitric::proto::websockets::v1;
 
 GrpcMembraneClient::GrpcMembraneClient(std::shared_ptr<grpc::Channel> channel,
-                                       std::string service_name, std::chrono::milliseconds timeout)
+                                       std::string service_name, std::chrono::milliseconds timeout,
+                                       bool pipeline_sends)
     : service_name_(std::move(service_name)),
       timeout_(timeout),
+      pipeline_sends_(pipeline_sends),
       websocket_(wsproto::Websocket::NewStub(channel)),
       kv_(kvproto::KvStore::NewStub(channel)) {}
 
@@ -30,6 +32,32 @@ grpc::Status GrpcMembraneClient::Send(std::string_view socket, std::string_view 
   grpc::ClientContext context;
   Prepare(&context);
   return websocket_->SendMessage(&context, request, &response);
+}
+
+void GrpcMembraneClient::SendAsync(std::string_view socket, std::string_view connection_id,
+                                   std::string_view data, SendDone done) {
+  if (!pipeline_sends_) {
+    done(Send(socket, connection_id, data));
+    return;
+  }
+  // Owns everything the call uses until its completion runs.
+  struct Call {
+    wsproto::WebsocketSendRequest request;
+    wsproto::WebsocketSendResponse response;
+    grpc::ClientContext context;
+    SendDone done;
+  };
+  auto* call = new Call;
+  call->request.set_socket_name(std::string(socket));
+  call->request.set_connection_id(std::string(connection_id));
+  call->request.set_data(std::string(data));
+  call->done = std::move(done);
+  Prepare(&call->context);
+  websocket_->async()->SendMessage(&call->context, &call->request, &call->response,
+                                   [call](grpc::Status status) {
+                                     call->done(status);
+                                     delete call;
+                                   });
 }
 
 grpc::Status GrpcMembraneClient::Close(std::string_view socket, std::string_view connection_id) {

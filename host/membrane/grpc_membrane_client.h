@@ -19,11 +19,16 @@ namespace nitric::host {
 // instead of waiting for it. Thread-safe: the stubs are shared by all workers.
 class GrpcMembraneClient final : public MembraneClient {
  public:
+  // `pipeline_sends`: SendAsync starts a callback-API call (see
+  // host/plugins/send_batch.h); otherwise it blocks like Send.
   GrpcMembraneClient(std::shared_ptr<grpc::Channel> channel, std::string service_name,
-                     std::chrono::milliseconds timeout);
+                     std::chrono::milliseconds timeout, bool pipeline_sends = false);
 
   grpc::Status Send(std::string_view socket, std::string_view connection_id,
                     std::string_view data) override;
+  void SendAsync(std::string_view socket, std::string_view connection_id, std::string_view data,
+                 SendDone done) override;
+  bool PipelinesSends() const override { return pipeline_sends_; }
   grpc::Status Close(std::string_view socket, std::string_view connection_id) override;
   grpc::Status SocketUrl(std::string_view socket, std::string* url) override;
 
@@ -38,6 +43,7 @@ class GrpcMembraneClient final : public MembraneClient {
 
   const std::string service_name_;
   const std::chrono::milliseconds timeout_;
+  const bool pipeline_sends_;
   std::unique_ptr<proto::websockets::v1::Websocket::Stub> websocket_;
   std::unique_ptr<proto::kvstore::v1::KvStore::Stub> kv_;
 };

@@ -14,6 +14,7 @@
 
 #include "host/plugins/config_lookup.h"
 #include "host/plugins/host_context.h"
+#include "host/plugins/send_batch.h"
 
 namespace nitric::host {
 namespace {
@@ -334,6 +335,12 @@ void ApiEventReject(nitric_event* event) {
 nitric_status ApiWsSend(nitric_host* host, nitric_str socket, nitric_str connection_id,
                         nitric_str data) {
   if (nitric_status st = CheckSocket(host, View(socket), "ws_send"); st != NITRIC_OK) return st;
+  if (SendBatch* batch = SendBatch::Current();
+      batch != nullptr && host->membrane->PipelinesSends()) {
+    // Inside a handler call: its result waits for this send (send_batch.h).
+    batch->Start(host->membrane, View(socket), View(connection_id), View(data));
+    return NITRIC_OK;
+  }
   return FromGrpc(host->membrane->Send(View(socket), View(connection_id), View(data)), "ws_send",
                   View(socket), View(connection_id));
 }
@@ -464,6 +471,10 @@ const nitric_host_api kHostApi = {
 }  // namespace
 
 const nitric_host_api* HostApi() { return &kHostApi; }
+
+nitric_status SendFailed(const SendBatch::Failure& failure) {
+  return FromGrpc(failure.status, "ws_send", failure.socket, failure.connection);
+}
 
 const char* EventName(nitric_event_type type) {
   switch (type) {

@@ -18,6 +18,8 @@
 #include <spdlog/logger.h>
 #include <toml++/toml.h>
 
+#include "host/plugins/send_batch.h"
+
 #include "host/membrane/membrane_client.h"
 #include "nitric/proto/websockets/v1/websockets.pb.h"
 
@@ -92,6 +94,10 @@ const char* LastHostError();
 
 // "NOT_FOUND" etc.
 inline const char* StatusName(nitric_status status) { return nitric_status_name(status); }
+
+// The status (and last_error() text on this thread) of a pipelined send
+// that failed, worded as a blocking ws_send would have.
+nitric_status SendFailed(const SendBatch::Failure& failure);
 
 // "connect", "disconnect" or "message", as the SDKs name event types.
 const char* EventName(nitric_event_type type);

@@ -57,18 +57,28 @@ bool PluginGeneration::Handle(wsproto::WebsocketEventType type,
     nitric_event event;
     event.request = &request;
     event.type = ntype;
+    SendBatch sends;
     for (const Link& link : chain) {
       link.plugin->WaitUntilReady();  // a reloaded plugin's state hand-over
       ClearCallError();
       nitric_status status;
-      try {
-        status = link.fn(&event, link.user_data);
-      } catch (const std::exception& e) {
-        status = NITRIC_ERR_INTERNAL;
-        SetCallError(std::string("an exception escaped the handler: ") + e.what());
-      } catch (...) {
-        status = NITRIC_ERR_INTERNAL;
-        SetCallError("an exception escaped the handler");
+      {
+        SendBatch::Scope scope(&sends);
+        try {
+          status = link.fn(&event, link.user_data);
+        } catch (const std::exception& e) {
+          status = NITRIC_ERR_INTERNAL;
+          SetCallError(std::string("an exception escaped the handler: ") + e.what());
+        } catch (...) {
+          status = NITRIC_ERR_INTERNAL;
+          SetCallError("an exception escaped the handler");
+        }
+      }
+      // The call is over only when its pipelined sends are: a failed one
+      // fails the call, as the blocking send's error returned would have.
+      if (auto failed = sends.Finish(); failed && status == NITRIC_OK) {
+        status = SendFailed(*failed);
+        SetCallError(LastHostError());
       }
       if (status != NITRIC_OK) LogFailure(*link.plugin, ntype, request, status);
       if (ntype == NITRIC_EVENT_CONNECT && (status != NITRIC_OK || event.rejected)) {

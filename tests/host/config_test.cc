@@ -24,6 +24,7 @@ TEST(ConfigTest, NoFileMeansBuiltInDefaults) {
   EXPECT_EQ(r.config.log_format, LogFormat::kText);
   EXPECT_FALSE(r.config.watch);
   EXPECT_TRUE(r.config.pid_file.empty());
+  EXPECT_TRUE(r.config.pipelined_sends);
   EXPECT_TRUE(r.config.plugins.empty());
   EXPECT_TRUE(r.warnings.empty());
 }
@@ -39,6 +40,7 @@ plugins_dir = "lib/plugins"
 workers = 7
 watch = true
 pid_file = "run/host.pid"
+pipelined_sends = false
 [log]
 level = "debug"
 format = "json"
@@ -55,6 +57,7 @@ sockets = ["public", "admin"]
   EXPECT_EQ(r.config.workers, 7);
   EXPECT_TRUE(r.config.watch);
   EXPECT_EQ(r.config.pid_file, "/etc/nitric/run/host.pid");  // relative to the file
+  EXPECT_FALSE(r.config.pipelined_sends);
   EXPECT_EQ(r.config.log_level, spdlog::level::debug);
   EXPECT_EQ(r.config.log_format, LogFormat::kJson);
   EXPECT_EQ(r.config.plugins["auth"]["token"].value_or(std::string()), "s3cret");

@@ -87,6 +87,18 @@ NITRIC_PLUGIN_VERSIONED("cpptest", "1.0", [](Plugin& p) {
     if (auto frame = pending->Take(id)) {
       if (auto err = send(*frame)) return err;
     }
+    if (body.rfind("burst:", 0) == 0) {
+      // n sends to the sender in one handler call: "burst 0" .. "burst n-1".
+      const int n = std::stoi(std::string(body.substr(6)));
+      for (int i = 0; i < n; ++i) {
+        if (auto err = send("burst " + std::to_string(i))) return err;
+      }
+      return send("burst done");
+    }
+    if (body.rfind("sendto:", 0) == 0) {
+      // Sends to another connection and tells the sender what Send returned.
+      return send(Status(ws.Send(body.substr(7), "hello from " + id)));
+    }
     if (body == "close") return ws.Close(id);
     if (body == "fail") return Error("fail requested");
     if (body == "details") {
