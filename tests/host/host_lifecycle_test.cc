@@ -2,9 +2,13 @@
 // mode, a membrane that restarts, reloads.
 #include <signal.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -248,6 +252,53 @@ TEST_F(LifecycleTest, ASecondHostRefusesAPidFileThatAnotherLiveHostOwns) {
             std::string::npos)
       << second.stderr_text();
   EXPECT_EQ(ReadAll(pid_file), std::to_string(host_.pid()) + "\n") << "left as it was";
+}
+
+// The receiving end of sd_notify(): a Unix datagram socket, as systemd has.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::filesystem::path& path) : path_(path) {
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    ok_ = fd_ >= 0 && bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~NotifySocket() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return ok_; }
+  // The next datagram, or "" after `timeout`.
+  std::string Receive(std::chrono::milliseconds timeout = 10s) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(timeout.count())) != 1) return "";
+    char buf[4096];
+    const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  }
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
+  bool ok_ = false;
+};
+
+TEST_F(LifecycleTest, TellsSystemdWhenReadyReloadingAndStopping) {
+  NotifySocket systemd(dir_.path() / "notify.sock");
+  ASSERT_TRUE(systemd.ok());
+  ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
+  ASSERT_NO_FATAL_FAILURE(
+      StartHost({}, {{"NOTIFY_SOCKET", (dir_.path() / "notify.sock").string()}}));
+  EXPECT_EQ(systemd.Receive(), "READY=1") << "once the streams are registered";
+
+  host_.Signal(SIGHUP);
+  const std::string reloading = systemd.Receive();
+  EXPECT_EQ(reloading.rfind("RELOADING=1\nMONOTONIC_USEC=", 0), 0u) << reloading;
+  EXPECT_EQ(systemd.Receive(), "READY=1") << "when the reload is done";
+
+  host_.Signal(SIGTERM);
+  EXPECT_EQ(systemd.Receive(), "STOPPING=1");
+  EXPECT_EQ(host_.Wait(), 0);
 }
 
 TEST_F(LifecycleTest, WatchReloadsWhenAPluginIsInstalled) {
