@@ -332,6 +332,12 @@ void ApiEventReject(nitric_event* event) {
 
 // ---- websockets ----
 
+// Before a membrane call other than a send, inside a handler: the handler's
+// pipelined sends complete first, so effects keep the order it made them in.
+void AwaitPipelinedSends() {
+  if (SendBatch* batch = SendBatch::Current()) batch->Flush();
+}
+
 nitric_status ApiWsSend(nitric_host* host, nitric_str socket, nitric_str connection_id,
                         nitric_str data) {
   if (nitric_status st = CheckSocket(host, View(socket), "ws_send"); st != NITRIC_OK) return st;
@@ -347,6 +353,7 @@ nitric_status ApiWsSend(nitric_host* host, nitric_str socket, nitric_str connect
 
 nitric_status ApiWsClose(nitric_host* host, nitric_str socket, nitric_str connection_id) {
   if (nitric_status st = CheckSocket(host, View(socket), "ws_close"); st != NITRIC_OK) return st;
+  AwaitPipelinedSends();
   return FromGrpc(host->membrane->Close(View(socket), View(connection_id)), "ws_close",
                   View(socket), View(connection_id));
 }
@@ -369,6 +376,7 @@ nitric_status ApiKvGet(nitric_host* host, nitric_str store, nitric_str key,
     return st;
   if (nitric_status st = CheckKey(View(key), "kv_get"); st != NITRIC_OK) return st;
   std::string json;
+  AwaitPipelinedSends();
   nitric_status st = FromGrpc(host->membrane->KvGet(View(store), View(key), &json), "kv_get",
                               View(store), View(key));
   return st == NITRIC_OK ? FillBuffer(json, json_out) : st;
@@ -386,6 +394,7 @@ nitric_status ApiKvSet(nitric_host* host, nitric_str store, nitric_str key, nitr
         NITRIC_ERR_INVALID_ARGUMENT,
         fmt::format("kv_set {}/{}: the value must be JSON object text", View(store), View(key)));
   }
+  AwaitPipelinedSends();
   return FromGrpc(host->membrane->KvSet(View(store), View(key), text), "kv_set", View(store),
                   View(key));
 }
@@ -396,6 +405,7 @@ nitric_status ApiKvDelete(nitric_host* host, nitric_str store, nitric_str key) {
     return st;
   }
   if (nitric_status st = CheckKey(View(key), "kv_delete"); st != NITRIC_OK) return st;
+  AwaitPipelinedSends();
   return FromGrpc(host->membrane->KvDelete(View(store), View(key)), "kv_delete", View(store),
                   View(key));
 }
@@ -407,6 +417,7 @@ nitric_status ApiKvKeys(nitric_host* host, nitric_str store, nitric_str prefix,
   if (nitric_status st = CheckStore(host, View(store), NITRIC_KV_GET, "kv_keys"); st != NITRIC_OK)
     return st;
   auto iter = std::make_unique<nitric_key_iter>();
+  AwaitPipelinedSends();
   nitric_status st = FromGrpc(host->membrane->KvKeys(View(store), View(prefix), &iter->keys),
                               "kv_keys", View(store));
   if (st == NITRIC_OK) *iter_out = iter.release();

@@ -55,6 +55,12 @@ void SendBatch::Start(MembraneClient* client, std::string_view socket, std::stri
                     });
 }
 
+void SendBatch::Flush() {
+  if (!state_) return;
+  std::unique_lock<std::mutex> lock(state_->mu);
+  state_->done.wait(lock, [&] { return state_->in_flight == 0; });
+}
+
 std::unique_ptr<SendBatch::Failure> SendBatch::Finish() {
   if (!state_) return nullptr;  // nothing was sent
   std::unique_lock<std::mutex> lock(state_->mu);

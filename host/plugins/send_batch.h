@@ -14,6 +14,8 @@
 //   - sends to the same connection keep their order (a second send to a
 //     target with one in flight waits for it first);
 //   - at most kMaxInFlight sends of one call are in flight (backpressure);
+//   - any other membrane call of the handler (close, KV) waits for the sends
+//     before it, so only a run of consecutive sends is pipelined;
 //   - a send that fails makes the handler's call fail with that error (logged;
 //     a Connect is rejected), as a blocking send's error returned by the
 //     handler would. What changes: ws_send itself returns OK, so a plugin
@@ -65,6 +67,12 @@ class SendBatch {
   // Waits until every started send completed. Returns the first failure, if
   // any. The batch may be reused afterwards.
   std::unique_ptr<Failure> Finish();
+
+  // Waits until every started send completed, keeping a failure for Finish.
+  // The plugin API calls it before any other membrane call of the handler
+  // (close, KV), so only runs of consecutive sends overlap: "send, then
+  // close" still delivers before it closes.
+  void Flush();
 
   // Makes `batch` current on this thread for the scope's lifetime.
   class Scope {

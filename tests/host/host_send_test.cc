@@ -51,6 +51,18 @@ TEST_P(SendTest, EventsOfAConnectionSeeTheSendsOfEarlierEventsCompleted) {
   }
 }
 
+TEST_P(SendTest, ASendBeforeACloseArrivesBeforeTheConnectionCloses) {
+  for (int i = 0; i < 20; ++i) {
+    auto client = Connect("cpptest");
+    ASSERT_TRUE(client);
+    ASSERT_TRUE(client->SendText("bye"));
+    auto frame = client->Receive();
+    ASSERT_TRUE(frame) << "round " << i << ": the goodbye was lost to the close";
+    EXPECT_EQ(frame->data, "goodbye");
+    EXPECT_EQ(client->WaitClosed(), 1000);
+  }
+}
+
 TEST_P(SendTest, AFailedSendFailsTheHandlerAndTheConnectionLives) {
   auto client = Connect("cpptest");
   ASSERT_TRUE(client);

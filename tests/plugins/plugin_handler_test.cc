@@ -234,6 +234,43 @@ TEST(ExamplePlugins, BroadcastReportsAFailedSend) {
       << h.log.All();
 }
 
+// Pipelined sends (host/plugins/send_batch.h) against a membrane whose sends
+// complete later, on another thread, as gRPC's do.
+TEST(PipelinedSends, AllCompleteBeforeTheHandlerCallEnds) {
+  ScratchFolder folder;
+  folder.Add(kExamplePlugins / "broadcast.so");
+  Loaded h;
+  h.membrane.set_pipelined(true);
+  h.Load(folder.path());
+  for (const char* c : {"a", "b", "c"}) h.Handle(Connect("public", c));
+  h.Handle(Message("public", "a", "hi"));
+  // No waiting here: Handle returned, so every send already completed.
+  EXPECT_EQ(h.membrane.sent().size(), 3u);
+}
+
+TEST(PipelinedSends, ACloseWaitsForTheSendsBeforeIt) {
+  ScratchFolder folder;
+  folder.Add(kTestPlugins / "cpptest.so");
+  Loaded h;
+  h.membrane.set_pipelined(true);
+  h.Load(folder.path());
+  h.Handle(Message("cpptest", "a", "bye"));  // send "goodbye", then close
+  EXPECT_EQ(h.membrane.calls(), (std::vector<std::string>{"send a goodbye", "close a"}));
+}
+
+TEST(PipelinedSends, AFailedSendFailsTheHandlerCall) {
+  ScratchFolder folder;
+  folder.Add(kExamplePlugins / "broadcast.so");
+  Loaded h;
+  h.membrane.set_pipelined(true);
+  h.Load(folder.path());
+  h.Handle(Connect("public", "a"));
+  h.membrane.set_fail_sends(true);
+  h.Handle(Message("public", "a", "hello"));
+  EXPECT_EQ(h.log.Find({"[broadcast] [error]", "UNAVAILABLE", "membrane down"}).size(), 1u)
+      << h.log.All();
+}
+
 TEST(ExamplePlugins, EchoSendsBackToTheSender) {
   ScratchFolder folder;
   folder.Add(kExamplePlugins / "echo.so");

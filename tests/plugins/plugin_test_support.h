@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -38,15 +40,38 @@ class FakeMembrane : public MembraneClient {
     std::string socket, connection, data;
   };
 
+  ~FakeMembrane() override {
+    std::lock_guard<std::mutex> lock(completers_mu_);
+    for (auto& t : completers_) t.join();
+  }
+
   grpc::Status Send(std::string_view socket, std::string_view id, std::string_view data) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (fail_sends_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "membrane down");
     sent_.push_back({std::string(socket), std::string(id), std::string(data)});
+    calls_.push_back("send " + std::string(id) + " " + std::string(data));
     return grpc::Status::OK;
+  }
+  // With set_pipelined(true), like the gRPC client: the send completes later
+  // (5 ms), on another thread.
+  bool PipelinesSends() const override { return pipelined_; }
+  void SendAsync(std::string_view socket, std::string_view id, std::string_view data,
+                 SendDone done) override {
+    if (!pipelined_) {
+      done(Send(socket, id, data));
+      return;
+    }
+    std::lock_guard<std::mutex> lock(completers_mu_);
+    completers_.emplace_back([this, socket = std::string(socket), id = std::string(id),
+                              data = std::string(data), done = std::move(done)] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      done(Send(socket, id, data));
+    });
   }
   grpc::Status Close(std::string_view socket, std::string_view id) override {
     std::lock_guard<std::mutex> lock(mu_);
     closed_.push_back(std::string(socket) + "/" + std::string(id));
+    calls_.push_back("close " + std::string(id));
     return grpc::Status::OK;
   }
   grpc::Status SocketUrl(std::string_view socket, std::string* url) override {
@@ -101,6 +126,12 @@ class FakeMembrane : public MembraneClient {
     std::lock_guard<std::mutex> lock(mu_);
     return kv_;
   }
+  // Completed sends and closes, in the order the membrane saw them.
+  std::vector<std::string> calls() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+  void set_pipelined(bool pipelined) { pipelined_ = pipelined; }
   void set_fail_sends(bool fail) {
     std::lock_guard<std::mutex> lock(mu_);
     fail_sends_ = fail;
@@ -115,7 +146,11 @@ class FakeMembrane : public MembraneClient {
   std::vector<Sent> sent_;
   std::vector<std::string> closed_;
   std::map<std::string, std::string> kv_;
+  std::vector<std::string> calls_;
   bool fail_sends_ = false;
+  bool pipelined_ = false;  // set before use, read by handler threads
+  std::mutex completers_mu_;
+  std::vector<std::thread> completers_;
 };
 
 // A logger whose lines the test can read: "[name] [level] text".

@@ -267,8 +267,9 @@ typedef struct nitric_host_api {
    * Called from a handler, on its thread, while the host pipelines sends
    * (host.pipelined_sends, the default): the send is started and OK returned
    * at once; the handler's call ends only when all of its sends completed,
-   * sends to one connection keep their order, and a failed send fails the
-   * call as if the handler had returned that error. Elsewhere, or with
+   * sends to one connection keep their order, any other membrane call of
+   * the handler (ws_close, kv_*) waits for the sends before it, and a failed
+   * send fails the call as if the handler had returned that error. Elsewhere, or with
    * pipelining off, the call blocks and returns the send's own result. */
   nitric_status (*ws_send)(nitric_host* host, nitric_str socket, nitric_str connection_id,
                            nitric_str data);

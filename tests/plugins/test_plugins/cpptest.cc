@@ -99,6 +99,11 @@ NITRIC_PLUGIN_VERSIONED("cpptest", "1.0", [](Plugin& p) {
       // Sends to another connection and tells the sender what Send returned.
       return send(Status(ws.Send(body.substr(7), "hello from " + id)));
     }
+    if (body == "bye") {
+      // The goodbye must arrive before the close frame.
+      if (auto err = send("goodbye")) return err;
+      return ws.Close(id);
+    }
     if (body == "close") return ws.Close(id);
     if (body == "fail") return Error("fail requested");
     if (body == "details") {
