@@ -16,8 +16,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -29,6 +27,7 @@
 #include <absl/synchronization/mutex.h>
 
 #include "bench/common/child_process.h"
+#include "bench/common/flags.h"
 #include "bench/common/json_line.h"
 #include "bench/common/proc_stats.h"
 #include "bench/dispatch/event_load.h"
@@ -69,32 +68,21 @@ void Usage() {
 
 std::optional<Options> ParseArgs(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--") {
-      for (++i; i < argc; ++i) o.command.emplace_back(argv[i]);
-      break;
-    }
-    if (i + 1 >= argc) return std::nullopt;
-    const std::string value = argv[++i];
-    const std::map<std::string, std::function<void()>> setters = {
-        {"--name", [&] { o.name = value; }},
-        {"--connections", [&] { o.load.connections = std::stoi(value); }},
-        {"--messages", [&] { o.load.messages_per_connection = std::stoi(value); }},
-        {"--body-bytes", [&] { o.load.body_bytes = std::stoul(value); }},
-        {"--warmup", [&] { o.warmup_s = std::stod(value); }},
-        {"--duration", [&] { o.duration_s = std::stod(value); }},
-        {"--startup-timeout", [&] { o.startup_timeout_s = std::stod(value); }},
-        {"--json", [&] { o.json_path = value; }},
-        {"--log", [&] { o.log_path = value; }},
-        {"--reload-storm", [&] { o.reload_storm_s = std::stod(value); }},
-        {"--reload-target", [&] { o.reload_target = value; }},
-        {"--reload-build", [&] { o.reload_builds.push_back(value); }},
-    };
-    const auto setter = setters.find(arg);
-    if (setter == setters.end()) return std::nullopt;
-    setter->second();
-  }
+  const FlagSetters setters = {
+      {"--name", [&](const std::string& v) { o.name = v; }},
+      {"--connections", [&](const std::string& v) { o.load.connections = std::stoi(v); }},
+      {"--messages", [&](const std::string& v) { o.load.messages_per_connection = std::stoi(v); }},
+      {"--body-bytes", [&](const std::string& v) { o.load.body_bytes = std::stoul(v); }},
+      {"--warmup", [&](const std::string& v) { o.warmup_s = std::stod(v); }},
+      {"--duration", [&](const std::string& v) { o.duration_s = std::stod(v); }},
+      {"--startup-timeout", [&](const std::string& v) { o.startup_timeout_s = std::stod(v); }},
+      {"--json", [&](const std::string& v) { o.json_path = v; }},
+      {"--log", [&](const std::string& v) { o.log_path = v; }},
+      {"--reload-storm", [&](const std::string& v) { o.reload_storm_s = std::stod(v); }},
+      {"--reload-target", [&](const std::string& v) { o.reload_target = v; }},
+      {"--reload-build", [&](const std::string& v) { o.reload_builds.push_back(v); }},
+  };
+  if (!ParseFlags(argc, argv, setters, &o.command)) return std::nullopt;
   if (o.command.empty() || o.load.connections < 1 || o.load.connections > 65535) {
     return std::nullopt;
   }

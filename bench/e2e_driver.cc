@@ -26,9 +26,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <future>
-#include <map>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -43,6 +41,7 @@
 #include <boost/asio/post.hpp>
 
 #include "bench/common/child_process.h"
+#include "bench/common/flags.h"
 #include "bench/common/json_line.h"
 #include "bench/common/latency.h"
 #include "bench/common/proc_stats.h"
@@ -87,34 +86,27 @@ void Usage() {
 
 std::optional<Options> ParseArgs(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--") {
-      for (++i; i < argc; ++i) o.command.emplace_back(argv[i]);
-      break;
-    }
-    if (i + 1 >= argc) return std::nullopt;
-    const std::string value = argv[++i];
-    const std::map<std::string, std::function<void()>> setters = {
-        {"--mode", [&] { o.mode = value == "broadcast" ? Mode::kBroadcast : Mode::kEcho; }},
-        {"--name", [&] { o.name = value; }},
-        {"--socket", [&] { o.socket = value; }},
-        {"--clients", [&] { o.clients = std::stoi(value); }},
-        {"--senders", [&] { o.senders = std::stoi(value); }},
-        {"--body-bytes", [&] { o.body_bytes = std::stoul(value); }},
-        {"--warmup", [&] { o.warmup_s = std::stod(value); }},
-        {"--duration", [&] { o.duration_s = std::stod(value); }},
-        {"--startup-timeout", [&] { o.startup_timeout_s = std::stod(value); }},
-        {"--drain", [&] { o.drain_s = std::stod(value); }},
-        {"--membrane", [&] { o.membrane = value; }},
-        {"--json", [&] { o.json_path = value; }},
-        {"--log-prefix", [&] { o.log_prefix = value; }},
-    };
-    const auto setter = setters.find(arg);
-    if (setter == setters.end()) return std::nullopt;
-    if (arg == "--mode" && value != "echo" && value != "broadcast") return std::nullopt;
-    setter->second();
-  }
+  bool mode_ok = true;
+  const FlagSetters setters = {
+      {"--mode",
+       [&](const std::string& v) {
+         mode_ok = v == "echo" || v == "broadcast";
+         o.mode = v == "broadcast" ? Mode::kBroadcast : Mode::kEcho;
+       }},
+      {"--name", [&](const std::string& v) { o.name = v; }},
+      {"--socket", [&](const std::string& v) { o.socket = v; }},
+      {"--clients", [&](const std::string& v) { o.clients = std::stoi(v); }},
+      {"--senders", [&](const std::string& v) { o.senders = std::stoi(v); }},
+      {"--body-bytes", [&](const std::string& v) { o.body_bytes = std::stoul(v); }},
+      {"--warmup", [&](const std::string& v) { o.warmup_s = std::stod(v); }},
+      {"--duration", [&](const std::string& v) { o.duration_s = std::stod(v); }},
+      {"--startup-timeout", [&](const std::string& v) { o.startup_timeout_s = std::stod(v); }},
+      {"--drain", [&](const std::string& v) { o.drain_s = std::stod(v); }},
+      {"--membrane", [&](const std::string& v) { o.membrane = v; }},
+      {"--json", [&](const std::string& v) { o.json_path = v; }},
+      {"--log-prefix", [&](const std::string& v) { o.log_prefix = v; }},
+  };
+  if (!ParseFlags(argc, argv, setters, &o.command) || !mode_ok) return std::nullopt;
   if (o.socket.empty()) o.socket = o.mode == Mode::kEcho ? "echo" : "public";
   if (o.senders <= 0) o.senders = std::min(o.clients, 10);
   o.senders = std::min(o.senders, o.clients);
