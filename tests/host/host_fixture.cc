@@ -1,6 +1,7 @@
 #include "host/host_fixture.h"
 
 #include <fstream>
+#include <iterator>
 
 namespace nitric::testing {
 
@@ -14,6 +15,11 @@ std::filesystem::path BrokenPlugin(const std::string& file) {
 
 std::filesystem::path ExamplePlugin(const std::string& name) {
   return std::filesystem::path(NITRIC_EXAMPLE_PLUGIN_DIR) / (name + ".so");
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 HostTest::HostTest() : plugins_(dir_.path() / "plugins") {

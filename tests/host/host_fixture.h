@@ -23,6 +23,9 @@ std::filesystem::path TestPlugin(const std::string& name);     // build/test-plu
 std::filesystem::path BrokenPlugin(const std::string& file);   // build/test-plugins/broken/<file>
 std::filesystem::path ExamplePlugin(const std::string& name);  // build/plugins/<name>.so
 
+// The whole content of a file, as bytes; empty if it cannot be read.
+std::string ReadFile(const std::filesystem::path& path);
+
 class HostTest : public ::testing::Test {
  protected:
   HostTest();

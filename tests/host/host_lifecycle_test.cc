@@ -22,6 +22,13 @@ namespace {
 
 using LifecycleTest = HostTest;
 
+// How many times `needle` occurs in `text`.
+size_t Occurrences(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = 0; (at = text.find(needle, at)) != std::string::npos; at += needle.size()) ++n;
+  return n;
+}
+
 TEST_F(LifecycleTest, BrokenPluginsDoNotStopTheGoodOnes) {
   ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
   for (const char* broken : {"badabi.so", "initfail.so", "noentry.so", "setupthrow.so", "x.so"}) {
@@ -124,9 +131,7 @@ TEST_F(LifecycleTest, ReconnectsWhenTheMembraneRestarts) {
   EXPECT_EQ(reply->data, "back");
   EXPECT_FALSE(host_.Wait(0ms).has_value()) << "the host never exited";
   // Waiting for the membrane logged a bounded number of lines.
-  const std::string log = host_.stderr_text();
-  size_t lines = 0;
-  for (size_t at = 0; (at = log.find("not usable", at)) != std::string::npos; ++at) ++lines;
+  const size_t lines = Occurrences(host_.stderr_text(), "not usable");
   EXPECT_LE(lines, 3u);
 }
 
@@ -163,9 +168,7 @@ TEST_F(LifecycleTest, WaitingForAVanishedMembraneIsIdleAndQuiet) {
   // attempts at most every few seconds cost next to nothing.
   EXPECT_LE(used, ticks_per_second * 3 / 20) << "more than 5% of a core while waiting";
   EXPECT_FALSE(host_.Wait(0ms).has_value()) << "the host keeps running without its membrane";
-  const std::string log = host_.stderr_text();
-  size_t lines = 0;
-  for (size_t at = 0; (at = log.find("not usable", at)) != std::string::npos; ++at) ++lines;
+  const size_t lines = Occurrences(host_.stderr_text(), "not usable");
   EXPECT_LE(lines, 3u) << "one line when the outage starts, then one per interval";
 }
 
@@ -191,17 +194,10 @@ TEST_F(LifecycleTest, SighupLoadsANewPluginAndRegistersItsSocket) {
   EXPECT_EQ(reply->data, "old");
 }
 
-std::string ReadAll(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 TEST_F(LifecycleTest, ReloadCommandSignalsTheHostNamedByItsPidFile) {
   const auto pid_file = dir_.path() / "host.pid";
   ASSERT_NO_FATAL_FAILURE(StartHost({"--pid-file", pid_file.string()}));
-  EXPECT_EQ(ReadAll(pid_file), std::to_string(host_.pid()) + "\n");
+  EXPECT_EQ(ReadFile(pid_file), std::to_string(host_.pid()) + "\n");
   EXPECT_FALSE(membrane_.membrane().SocketUrl("ctest")) << "not declared before the reload";
 
   ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
@@ -251,7 +247,7 @@ TEST_F(LifecycleTest, ASecondHostRefusesAPidFileThatAnotherLiveHostOwns) {
                                       std::to_string(host_.pid()) + ")"),
             std::string::npos)
       << second.stderr_text();
-  EXPECT_EQ(ReadAll(pid_file), std::to_string(host_.pid()) + "\n") << "left as it was";
+  EXPECT_EQ(ReadFile(pid_file), std::to_string(host_.pid()) + "\n") << "left as it was";
 }
 
 // The receiving end of sd_notify(): a Unix datagram socket, as systemd has.

@@ -30,11 +30,6 @@ namespace fs = std::filesystem;
 constexpr int kClients = 50;
 constexpr int kBuilds = 50;  // installed after build 0, which the host starts with
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // build.so with its build number patched to `n`: the six digits after the
 // marker in .rodata (see tests/plugins/test_plugins/build.c).
 std::string PatchedBuild(const std::string& original, int n) {
