@@ -22,12 +22,21 @@ void GrpcMembraneClient::Prepare(grpc::ClientContext* context) const {
   PrepareContext(context, service_name_, timeout_);
 }
 
+namespace {
+
+void FillSendRequest(std::string_view socket, std::string_view connection_id, std::string_view data,
+                     wsproto::WebsocketSendRequest* request) {
+  request->set_socket_name(std::string(socket));
+  request->set_connection_id(std::string(connection_id));
+  request->set_data(std::string(data));
+}
+
+}  // namespace
+
 grpc::Status GrpcMembraneClient::Send(std::string_view socket, std::string_view connection_id,
                                       std::string_view data) {
   wsproto::WebsocketSendRequest request;
-  request.set_socket_name(std::string(socket));
-  request.set_connection_id(std::string(connection_id));
-  request.set_data(std::string(data));
+  FillSendRequest(socket, connection_id, data, &request);
   wsproto::WebsocketSendResponse response;
   grpc::ClientContext context;
   Prepare(&context);
@@ -48,9 +57,7 @@ void GrpcMembraneClient::SendAsync(std::string_view socket, std::string_view con
     SendDone done;
   };
   auto* call = new Call;
-  call->request.set_socket_name(std::string(socket));
-  call->request.set_connection_id(std::string(connection_id));
-  call->request.set_data(std::string(data));
+  FillSendRequest(socket, connection_id, data, &call->request);
   call->done = std::move(done);
   Prepare(&call->context);
   websocket_->async()->SendMessage(&call->context, &call->request, &call->response,
