@@ -92,9 +92,6 @@ const std::string& CallError();
 // The text of the last host-function failure on this thread (last_error()).
 const char* LastHostError();
 
-// "NOT_FOUND" etc.
-inline const char* StatusName(nitric_status status) { return nitric_status_name(status); }
-
 // The status (and last_error() text on this thread) of a pipelined send
 // that failed, worded as a blocking ws_send would have.
 nitric_status SendFailed(const SendBatch::Failure& failure);

@@ -101,8 +101,8 @@ void PluginGeneration::LogFailure(const PluginInstance& plugin, nitric_event_typ
                                   const wsproto::WebsocketEventRequest& event,
                                   nitric_status status) const {
   const std::string& text = CallError();
-  const std::string reason = text.empty() ? std::string("returned ") + StatusName(status)
-                                          : std::string(StatusName(status)) + ": " + text;
+  const std::string reason = text.empty() ? std::string("returned ") + nitric_status_name(status)
+                                          : std::string(nitric_status_name(status)) + ": " + text;
   if (type == NITRIC_EVENT_CONNECT) {
     plugin.logger().warn("connect handler failed on socket {} (connection {}), rejecting: {}",
                          event.socket_name(), event.connection_id(), reason);

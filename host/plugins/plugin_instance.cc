@@ -168,7 +168,8 @@ LoadResult<std::shared_ptr<PluginInstance>> PluginInstance::Load(const PluginFil
     self->plugin_state_ = nullptr;
     const std::string& why = CallError();
     return LoadStatus::Error(fmt::format("plugin {} failed to initialise ({}): {}", file_name,
-                                         StatusName(st), why.empty() ? "no reason given" : why));
+                                         nitric_status_name(st),
+                                         why.empty() ? "no reason given" : why));
   }
   host.phase.store(nitric_host::kServing, std::memory_order_release);
 
@@ -215,7 +216,7 @@ bool PluginInstance::ExportState(std::string* bytes) {
   const nitric_status st = export_state_(plugin_state_, &AppendState, &out);
   if (st != NITRIC_OK) {
     host_->logger->error("export_state failed ({}): {}; the new version starts without state",
-                         StatusName(st), CallError());
+                         nitric_status_name(st), CallError());
     return false;
   }
   *bytes = std::move(out.first);
@@ -236,7 +237,7 @@ void PluginInstance::ReceiveState(const std::string* bytes) {
     const nitric_status st = import_state_(plugin_state_, bytes->data(), bytes->size());
     if (st != NITRIC_OK) {
       host_->logger->error("import_state failed ({}): {}; serving without the previous state",
-                           StatusName(st), CallError());
+                           nitric_status_name(st), CallError());
     } else {
       host_->logger->info("imported {} bytes of state from the previous version", bytes->size());
     }
