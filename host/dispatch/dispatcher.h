@@ -2,8 +2,8 @@
 // time and in arrival order per connection, different connections in
 // parallel.
 //
-//   stream (gRPC callback thread)          worker thread
-//   ─────────────────────────────          ─────────────────────────────────
+//   stream (gRPC completion-queue thread)  worker thread
+//   ─────────────────────────────────────  ─────────────────────────────────
 //   Submit(event) ──▶ connection queue ──▶ generation->Handle(type, request)
 //                     (keyed by socket +   event.reply_to->Reply(id, reject)
 //                      connection id)
@@ -61,9 +61,9 @@ class Dispatcher {
 
   // Takes ownership of `event` (message, type and reply_to filled in) and
   // queues it behind the earlier events of its connection. Returns an empty
-  // event for the caller's next read. Never blocks on handlers: safe on
-  // gRPC's callback threads. After Drain() began, the event is dropped
-  // unanswered instead (its stream is about to close).
+  // event for the caller's next read. Never blocks on handlers: safe on the
+  // streams' completion-queue thread. After Drain() began, the event is
+  // dropped unanswered instead (its stream is about to close).
   Event* Submit(Event* event);
 
   // Gives back an event that will not be submitted (a stream that ended).

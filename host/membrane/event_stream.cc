@@ -34,26 +34,41 @@ EventStream::~EventStream() {
   if (read_event_ != nullptr) dispatcher_->Recycle(read_event_);
 }
 
-void EventStream::Start(wsproto::WebsocketHandler::Stub* stub, const std::string& service_name) {
+void EventStream::Start(wsproto::WebsocketHandler::Stub* stub, const std::string& service_name,
+                        CompletionQueueThread* queue) {
   self_ = shared_from_this();
   PrepareContext(&context_, service_name, std::chrono::milliseconds(0));
-  stub->async()->HandleEvents(&context_, this);
+  call_ = stub->PrepareAsyncHandleEvents(&context_, queue->cq());
 
   write_msg_.set_id("");
   wsproto::RegistrationRequest* registration = write_msg_.mutable_registration_request();
   registration->set_socket_name(socket_);
   registration->set_event_type(type_);
+  read_event_ = dispatcher_->NewEvent();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    writing_ = true;  // the registration is the first write
+    writing_ = true;  // the registration is the first write (OnStarted)
+    outstanding_ = 1;
   }
-  StartWrite(&write_msg_);
-  read_event_ = dispatcher_->NewEvent();
-  StartRead(&read_event_->message);
-  // Workers start writes from outside reactions; the hold keeps the call
-  // open for them until CloseWritesLocked().
-  AddHold();
-  StartCall();
+  call_->StartCall(&started_op_);
+}
+
+void EventStream::OnStarted(bool ok) {
+  std::unique_lock<std::mutex> lock(mu_);
+  --outstanding_;
+  if (!ok) {  // the call never started: nothing to read or write
+    writing_ = false;
+    writes_closed_ = true;
+    reads_ended_ = true;
+    if (TakeFinishLocked()) StartFinish();
+    MaybeEnd(lock);
+    return;
+  }
+  // Reads and writes may only start once the call has.
+  outstanding_ += 2;
+  lock.unlock();
+  call_->Write(write_msg_, &write_op_);
+  call_->Read(&read_event_->message, &read_op_);
 }
 
 void EventStream::OnReadDone(bool ok) {
@@ -62,12 +77,13 @@ void EventStream::OnReadDone(bool ok) {
     // still owed cannot be delivered any more.
     dispatcher_->Recycle(read_event_);
     read_event_ = nullptr;
-    bool release;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      release = CloseWritesLocked();
-    }
-    if (release) RemoveHold();
+    std::unique_lock<std::mutex> lock(mu_);
+    --outstanding_;
+    reads_ended_ = true;
+    writes_closed_ = true;
+    pending_.clear();
+    if (TakeFinishLocked()) StartFinish();
+    MaybeEnd(lock);
     return;
   }
   wsproto::ServerMessage& message = read_event_->message;
@@ -75,27 +91,27 @@ void EventStream::OnReadDone(bool ok) {
     registered_ = true;
     observer_->OnRegistered(this);
     if (message.has_registration_response()) {
-      StartRead(&message);
+      call_->Read(&message, &read_op_);
       return;
     }
   }
   if (!message.has_websocket_event_request()) {
     spdlog::debug("stream {}/{}: ignoring a server message without an event", socket_,
                   wsproto::WebsocketEventType_Name(type_));
-    StartRead(&message);
+    call_->Read(&message, &read_op_);
     return;
   }
   if (stopping_.load(std::memory_order_acquire)) {
     // Shutting down: this event stays unanswered and fails on the membrane
     // side when the stream ends. Reading goes on (into the same message) so
     // the end of the call is seen.
-    StartRead(&message);
+    call_->Read(&message, &read_op_);
     return;
   }
   read_event_->type = TypeOf(message.websocket_event_request(), type_);
   read_event_->reply_to = self_;
   read_event_ = dispatcher_->Submit(read_event_);
-  StartRead(&read_event_->message);
+  call_->Read(&read_event_->message, &read_op_);
 }
 
 void EventStream::Reply(std::string id, bool reject) {
@@ -105,6 +121,7 @@ void EventStream::Reply(std::string id, bool reject) {
     pending_.push_back(PendingReply{std::move(id), reject});
     if (writing_) return;  // the writer picks it up from OnWriteDone
     writing_ = true;
+    ++outstanding_;
     batch_.swap(pending_);
     batch_pos_ = 0;
   }
@@ -116,21 +133,22 @@ void EventStream::WriteNext() {
   write_msg_.mutable_id()->swap(reply.id);
   write_msg_.mutable_websocket_event_response()->mutable_connection_response()->set_reject(
       reply.reject);
-  StartWrite(&write_msg_);
+  call_->Write(write_msg_, &write_op_);
 }
 
 void EventStream::OnWriteDone(bool ok) {
   std::unique_lock<std::mutex> lock(mu_);
+  --outstanding_;
   if (!ok || writes_closed_) {
     // A failed write means the call is broken; either way nothing more is
     // written.
     writing_ = false;
+    writes_closed_ = true;
     batch_.clear();
     batch_pos_ = 0;
     pending_.clear();
-    const bool release = CloseWritesLocked();
-    lock.unlock();
-    if (release) RemoveHold();
+    if (TakeFinishLocked()) StartFinish();
+    MaybeEnd(lock);
     return;
   }
   if (batch_pos_ == batch_.size()) {
@@ -139,55 +157,74 @@ void EventStream::OnWriteDone(bool ok) {
     batch_.swap(pending_);  // everything answered while the last write was out
   }
   if (batch_pos_ < batch_.size()) {
+    ++outstanding_;
     lock.unlock();
     WriteNext();
     return;
   }
   writing_ = false;
   if (finishing_) {
-    const bool release = CloseWritesLocked();
-    lock.unlock();
-    StartWritesDone();
-    if (release) RemoveHold();
+    writes_closed_ = true;
+    writing_ = true;  // the half-close
+    ++outstanding_;
+    call_->WritesDone(&writes_done_op_);
   }
+}
+
+void EventStream::OnWritesDoneDone(bool) {
+  std::unique_lock<std::mutex> lock(mu_);
+  --outstanding_;
+  writing_ = false;
+  if (TakeFinishLocked()) StartFinish();
+  MaybeEnd(lock);
 }
 
 void EventStream::StopTakingEvents() { stopping_.store(true, std::memory_order_release); }
 
 void EventStream::Finish() {
-  std::unique_lock<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (finishing_ || writes_closed_) return;
   finishing_ = true;
   if (writing_) return;  // OnWriteDone half-closes once the queue is empty
-  const bool release = CloseWritesLocked();
-  lock.unlock();
-  StartWritesDone();
-  if (release) RemoveHold();
+  writes_closed_ = true;
+  writing_ = true;
+  ++outstanding_;
+  // Operations on the completion queue never complete inline, so starting
+  // one under mu_ cannot re-enter.
+  call_->WritesDone(&writes_done_op_);
 }
 
 void EventStream::Cancel() {
   context_.TryCancel();
-  bool release;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    release = CloseWritesLocked();
-  }
-  if (release) RemoveHold();
+  std::lock_guard<std::mutex> lock(mu_);
+  writes_closed_ = true;
 }
 
-bool EventStream::CloseWritesLocked() {
-  writes_closed_ = true;
-  if (hold_released_) return false;
-  hold_released_ = true;
+bool EventStream::TakeFinishLocked() {
+  if (!reads_ended_ || writing_ || finish_started_) return false;
+  finish_started_ = true;
+  ++outstanding_;
   return true;
 }
 
-void EventStream::OnDone(const grpc::Status& status) {
+void EventStream::StartFinish() { call_->Finish(&status_, &finished_op_); }
+
+void EventStream::OnFinished(bool) {
+  std::unique_lock<std::mutex> lock(mu_);
+  --outstanding_;
+  finished_ = true;
+  MaybeEnd(lock);
+}
+
+void EventStream::MaybeEnd(std::unique_lock<std::mutex>& lock) {
+  if (!finished_ || outstanding_ != 0 || ended_) return;
+  ended_ = true;
+  lock.unlock();
   if (read_event_ != nullptr) {
     dispatcher_->Recycle(read_event_);
     read_event_ = nullptr;
   }
-  observer_->OnEnded(this, status, registered_);
+  observer_->OnEnded(this, status_, registered_);
   // Last statement: this may free the stream.
   std::shared_ptr<EventStream> self = std::move(self_);
 }

@@ -4,16 +4,24 @@
 //   membrane ──ServerMessage{id, event}──▶ OnReadDone ──▶ Dispatcher::Submit
 //   membrane ◀─ClientMessage{id, reject}── write queue ◀── Reply (worker thread)
 //
-// Uses gRPC's callback API: no thread of its own. Reactions run on gRPC's
-// threads and never block or run handlers; they only move the event into the
-// dispatcher and start the next read. Answers are written one at a time (one
-// StartWrite outstanding; the rest wait in a queue that the writer takes over
-// in batches). An answer for a stream that has ended is dropped: the membrane
-// already failed that delivery, so nothing is ever answered twice.
+// Uses gRPC's completion-queue API (completion_queue_thread.h): every
+// completion runs on the session's one queue thread, which never blocks or
+// runs handlers; it only moves the event into the dispatcher and starts the
+// next read. Answers are written one at a time (one Write outstanding,
+// started by the worker that answers when the stream is idle, else by the
+// queue thread when the previous write completes; the rest wait in a queue
+// that the writer takes over in batches). An answer for a stream that has
+// ended is dropped: the membrane already failed that delivery, so nothing is
+// ever answered twice.
 //
-// Lifetime: the stream keeps itself alive until OnDone; events in flight keep
-// it alive (through Event::reply_to) until their answers are queued. The
-// Dispatcher and the Observer must outlive every stream.
+// The call ends with Finish, issued once the read side has ended and no
+// write is outstanding; the Observer hears OnEnded when every operation of
+// the call has completed.
+//
+// Lifetime: the stream keeps itself alive until OnEnded has run; events in
+// flight keep it alive (through Event::reply_to) until their answers are
+// queued. The Dispatcher, the Observer and the queue thread must outlive
+// every stream.
 #pragma once
 
 #include <atomic>
@@ -23,21 +31,19 @@
 #include <vector>
 
 #include <grpcpp/client_context.h>
-#include <grpcpp/support/client_callback.h>
+#include <grpcpp/support/async_stream.h>
 
 #include "host/dispatch/dispatcher.h"
 #include "host/dispatch/event.h"
+#include "host/membrane/completion_queue_thread.h"
 #include "nitric/proto/websockets/v1/websockets.grpc.pb.h"
 
 namespace nitric::host {
 
-class EventStream final
-    : public grpc::ClientBidiReactor<wsproto::ClientMessage, wsproto::ServerMessage>,
-      public EventReplier,
-      public std::enable_shared_from_this<EventStream> {
+class EventStream final : public EventReplier, public std::enable_shared_from_this<EventStream> {
  public:
-  // Told about the stream's life. Called on gRPC threads: must not block and
-  // must not call back into the stream synchronously.
+  // Told about the stream's life. Called on the queue thread: must not block
+  // and must not call back into the stream synchronously.
   class Observer {
    public:
     virtual ~Observer() = default;
@@ -53,11 +59,11 @@ class EventStream final
               Observer* observer);
   ~EventStream() override;
 
-  // Opens the HandleEvents call on `stub` and sends the registration request
-  // (empty id, as the SDKs do). Call once, on a stream owned by a shared_ptr,
-  // without holding a lock an Observer callback takes: gRPC may run the
-  // first reactions before Start returns.
-  void Start(wsproto::WebsocketHandler::Stub* stub, const std::string& service_name);
+  // Opens the HandleEvents call on `stub`, its completions on `queue`, and
+  // sends the registration request (empty id, as the SDKs do). Call once, on
+  // a stream owned by a shared_ptr.
+  void Start(wsproto::WebsocketHandler::Stub* stub, const std::string& service_name,
+             CompletionQueueThread* queue);
 
   const std::string& socket() const { return socket_; }
   wsproto::WebsocketEventType type() const { return type_; }
@@ -83,19 +89,35 @@ class EventStream final
     std::string id;
     bool reject;
   };
+  // A completion of one kind of operation; routes to its member function.
+  class Op final : public CompletionQueueThread::Tag {
+   public:
+    Op(EventStream* stream, void (EventStream::*on_complete)(bool))
+        : stream_(stream), on_complete_(on_complete) {}
+    void OnComplete(bool ok) override { (stream_->*on_complete_)(ok); }
 
-  // grpc::ClientBidiReactor reactions.
-  void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnDone(const grpc::Status& status) override;
+   private:
+    EventStream* const stream_;
+    void (EventStream::*const on_complete_)(bool);
+  };
+
+  // Completions, on the queue thread.
+  void OnStarted(bool ok);
+  void OnReadDone(bool ok);
+  void OnWriteDone(bool ok);
+  void OnWritesDoneDone(bool ok);
+  void OnFinished(bool ok);
 
   // Writes batch_[batch_pos_]. REQUIRES: this thread owns the writer
   // (writing_ was set by it, or it runs OnWriteDone).
   void WriteNext();
-  // Marks that no more operations will be started from outside a reaction
-  // and returns whether the caller must call RemoveHold() (after unlocking,
-  // as the last thing it does: OnDone may run and free the stream).
-  bool CloseWritesLocked();
+  // Starts Finish when the read side has ended and no write is outstanding.
+  // Returns whether the caller must call it (after unlocking).
+  bool TakeFinishLocked();
+  void StartFinish();
+  // Called last by every completion: reports the end once the call is over
+  // and nothing is outstanding. May free the stream.
+  void MaybeEnd(std::unique_lock<std::mutex>& lock);
 
   const std::string socket_;
   const wsproto::WebsocketEventType type_;
@@ -103,11 +125,20 @@ class EventStream final
   Observer* const observer_;
 
   grpc::ClientContext context_;
-  // Kept until OnDone so gRPC never calls into a freed reactor.
+  std::unique_ptr<grpc::ClientAsyncReaderWriter<wsproto::ClientMessage, wsproto::ServerMessage>>
+      call_;
+  Op started_op_{this, &EventStream::OnStarted};
+  Op read_op_{this, &EventStream::OnReadDone};
+  Op write_op_{this, &EventStream::OnWriteDone};
+  Op writes_done_op_{this, &EventStream::OnWritesDoneDone};
+  Op finished_op_{this, &EventStream::OnFinished};
+  grpc::Status status_;  // filled by Finish
+
+  // Kept until OnEnded so no completion ever reaches a freed stream.
   std::shared_ptr<EventStream> self_;
-  // The event the pending read fills. Reactions only.
+  // The event the pending read fills. Queue thread only.
   Event* read_event_ = nullptr;
-  bool registered_ = false;  // reactions only
+  bool registered_ = false;  // queue thread only
   std::atomic<bool> stopping_{false};
 
   // The writer: whoever set writing_ (or runs OnWriteDone) owns write_msg_,
@@ -118,10 +149,14 @@ class EventStream final
 
   std::mutex mu_;
   std::vector<PendingReply> pending_;  // GUARDED_BY(mu_)
-  bool writing_ = false;               // a write or writes-done is outstanding. GUARDED_BY(mu_)
-  bool finishing_ = false;             // GUARDED_BY(mu_)
+  int outstanding_ = 0;                // operations started, not completed. GUARDED_BY(mu_)
+  bool writing_ = false;               // a Write or WritesDone is outstanding. GUARDED_BY(mu_)
+  bool finishing_ = false;             // half-close once the queue is written. GUARDED_BY(mu_)
   bool writes_closed_ = false;         // no more writes will start. GUARDED_BY(mu_)
-  bool hold_released_ = false;         // GUARDED_BY(mu_)
+  bool reads_ended_ = false;           // GUARDED_BY(mu_)
+  bool finish_started_ = false;        // GUARDED_BY(mu_)
+  bool finished_ = false;              // Finish completed. GUARDED_BY(mu_)
+  bool ended_ = false;                 // OnEnded reported. GUARDED_BY(mu_)
 };
 
 }  // namespace nitric::host

@@ -36,7 +36,10 @@ MembraneSession::MembraneSession(std::shared_ptr<grpc::Channel> channel, Dispatc
   supervisor_ = std::thread([this] { Supervise(); });
 }
 
-MembraneSession::~MembraneSession() { Close(std::chrono::milliseconds(0)); }
+MembraneSession::~MembraneSession() {
+  Close(std::chrono::milliseconds(0));
+  events_queue_.Shutdown();  // every stream has ended: nothing is outstanding
+}
 
 void MembraneSession::Want(const Declarations& declarations) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -190,7 +193,7 @@ grpc::Status MembraneSession::Attempt(std::unique_lock<std::mutex>& lock) {
   if (opened.empty()) return grpc::Status::OK;
   registration_error_ = grpc::Status::OK;
   lock.unlock();
-  for (auto& stream : opened) stream->Start(handler_.get(), options_.service_name);
+  for (auto& stream : opened) stream->Start(handler_.get(), options_.service_name, &events_queue_);
   lock.lock();
 
   // Every new stream either registers or ends; an ended one is gone from

@@ -33,6 +33,7 @@
 #include <grpcpp/channel.h>
 
 #include "host/dispatch/dispatcher.h"
+#include "host/membrane/completion_queue_thread.h"
 #include "host/membrane/event_stream.h"
 #include "host/plugins/declarations.h"
 #include "nitric/proto/resources/v1/resources.grpc.pb.h"
@@ -104,7 +105,7 @@ class MembraneSession final : private EventStream::Observer {
   bool AllRegisteredLocked() const;
   void LogFailureLocked(const grpc::Status& status);
 
-  // EventStream::Observer (gRPC threads).
+  // EventStream::Observer (the queue thread).
   void OnRegistered(EventStream* stream) override;
   void OnEnded(EventStream* stream, const grpc::Status& status, bool registered) override;
 
@@ -138,6 +139,9 @@ class MembraneSession final : private EventStream::Observer {
   std::chrono::steady_clock::time_point first_failure_;     // GUARDED_BY(mu_)
   std::chrono::steady_clock::time_point last_failure_log_;  // GUARDED_BY(mu_)
   std::chrono::steady_clock::time_point next_attempt_;      // GUARDED_BY(mu_)
+
+  // Runs every stream's completions; shut down after the last stream ended.
+  CompletionQueueThread events_queue_;
 
   std::mutex close_mu_;  // serialises Close()
   std::thread supervisor_;

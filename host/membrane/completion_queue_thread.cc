@@ -1,0 +1,24 @@
+#include "host/membrane/completion_queue_thread.h"
+
+#include <pthread.h>
+
+namespace nitric::host {
+
+CompletionQueueThread::CompletionQueueThread() : thread_([this] { Run(); }) {}
+
+CompletionQueueThread::~CompletionQueueThread() { Shutdown(); }
+
+void CompletionQueueThread::Shutdown() {
+  if (!thread_.joinable()) return;
+  cq_.Shutdown();
+  thread_.join();
+}
+
+void CompletionQueueThread::Run() {
+  pthread_setname_np(pthread_self(), "nitric-events");
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq_.Next(&tag, &ok)) static_cast<Tag*>(tag)->OnComplete(ok);
+}
+
+}  // namespace nitric::host

@@ -1,0 +1,55 @@
+// One gRPC completion queue and the thread that drives it.
+//
+// The HandleEvents streams use gRPC's completion-queue API rather than the
+// callback API: one thread polls the connection and runs every stream's
+// completions itself, so a read that finishes is handled on the thread that
+// saw it arrive. Measured with the dispatch benchmark's bare client (N=100):
+// 21.7 vs 29.1 µs of CPU per event and 0.1 vs 0.6 context switches per
+// event; one at a time (N=1): 47 vs 87 µs of CPU per event.
+//
+// Every operation started on cq() carries a Tag; the thread calls its
+// OnComplete. Tags must stay valid until they complete.
+//
+// Thread-safety: cq() may be used from any thread; Shutdown() is idempotent
+// and must not be called from the queue's own thread.
+#pragma once
+
+#include <memory>
+#include <thread>
+
+#include <grpcpp/completion_queue.h>
+
+namespace nitric::host {
+
+class CompletionQueueThread {
+ public:
+  class Tag {
+   public:
+    // `ok` as gRPC reports it for the operation.
+    virtual void OnComplete(bool ok) = 0;
+
+   protected:
+    ~Tag() = default;
+  };
+
+  CompletionQueueThread();
+  // Shutdown().
+  ~CompletionQueueThread();
+
+  CompletionQueueThread(const CompletionQueueThread&) = delete;
+  CompletionQueueThread& operator=(const CompletionQueueThread&) = delete;
+
+  grpc::CompletionQueue* cq() { return &cq_; }
+
+  // Stops the queue once every started operation has completed and joins the
+  // thread. REQUIRES: no operation is started on cq() from now on.
+  void Shutdown();
+
+ private:
+  void Run();
+
+  grpc::CompletionQueue cq_;
+  std::thread thread_;
+};
+
+}  // namespace nitric::host
