@@ -4,7 +4,8 @@
 
 namespace nitric::host {
 
-CompletionQueueThread::CompletionQueueThread() : thread_([this] { Run(); }) {}
+CompletionQueueThread::CompletionQueueThread(const char* name)
+    : name_(name), thread_([this] { Run(); }) {}
 
 CompletionQueueThread::~CompletionQueueThread() { Shutdown(); }
 
@@ -15,7 +16,7 @@ void CompletionQueueThread::Shutdown() {
 }
 
 void CompletionQueueThread::Run() {
-  pthread_setname_np(pthread_self(), "nitric-events");
+  pthread_setname_np(pthread_self(), name_);
   void* tag = nullptr;
   bool ok = false;
   while (cq_.Next(&tag, &ok)) static_cast<Tag*>(tag)->OnComplete(ok);

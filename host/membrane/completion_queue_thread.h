@@ -32,7 +32,8 @@ class CompletionQueueThread {
     ~Tag() = default;
   };
 
-  CompletionQueueThread();
+  // `name` (at most 15 characters) names the thread for ps and top.
+  explicit CompletionQueueThread(const char* name);
   // Shutdown().
   ~CompletionQueueThread();
 
@@ -48,6 +49,7 @@ class CompletionQueueThread {
  private:
   void Run();
 
+  const char* const name_;
   grpc::CompletionQueue cq_;
   std::thread thread_;
 };

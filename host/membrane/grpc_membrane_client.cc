@@ -16,7 +16,13 @@ GrpcMembraneClient::GrpcMembraneClient(std::shared_ptr<grpc::Channel> channel,
       timeout_(timeout),
       pipeline_sends_(pipeline_sends),
       websocket_(wsproto::Websocket::NewStub(channel)),
-      kv_(kvproto::KvStore::NewStub(channel)) {}
+      kv_(kvproto::KvStore::NewStub(channel)) {
+  if (pipeline_sends_) send_queue_ = std::make_unique<CompletionQueueThread>("nitric-sends");
+}
+
+GrpcMembraneClient::~GrpcMembraneClient() {
+  if (send_queue_) send_queue_->Shutdown();  // after every send in flight completed
+}
 
 void GrpcMembraneClient::Prepare(grpc::ClientContext* context) const {
   PrepareContext(context, service_name_, timeout_);
@@ -50,21 +56,25 @@ void GrpcMembraneClient::SendAsync(std::string_view socket, std::string_view con
     return;
   }
   // Owns everything the call uses until its completion runs.
-  struct Call {
+  struct Call final : CompletionQueueThread::Tag {
     wsproto::WebsocketSendRequest request;
     wsproto::WebsocketSendResponse response;
     grpc::ClientContext context;
+    grpc::Status status;
     SendDone done;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<wsproto::WebsocketSendResponse>> reader;
+
+    void OnComplete(bool) override {
+      done(status);
+      delete this;
+    }
   };
   auto* call = new Call;
   FillSendRequest(socket, connection_id, data, &call->request);
   call->done = std::move(done);
   Prepare(&call->context);
-  websocket_->async()->SendMessage(&call->context, &call->request, &call->response,
-                                   [call](grpc::Status status) {
-                                     call->done(status);
-                                     delete call;
-                                   });
+  call->reader = websocket_->AsyncSendMessage(&call->context, call->request, send_queue_->cq());
+  call->reader->Finish(&call->response, &call->status, call);
 }
 
 grpc::Status GrpcMembraneClient::Close(std::string_view socket, std::string_view connection_id) {

@@ -8,6 +8,7 @@
 
 #include <grpcpp/channel.h>
 
+#include "host/membrane/completion_queue_thread.h"
 #include "host/membrane/membrane_client.h"
 #include "nitric/proto/kvstore/v1/kvstore.grpc.pb.h"
 #include "nitric/proto/websockets/v1/websockets.grpc.pb.h"
@@ -19,10 +20,13 @@ namespace nitric::host {
 // instead of waiting for it. Thread-safe: the stubs are shared by all workers.
 class GrpcMembraneClient final : public MembraneClient {
  public:
-  // `pipeline_sends`: SendAsync starts a callback-API call (see
+  // `pipeline_sends`: SendAsync starts an asynchronous call whose completion
+  // runs on the client's own completion-queue thread (see
   // host/plugins/send_batch.h); otherwise it blocks like Send.
   GrpcMembraneClient(std::shared_ptr<grpc::Channel> channel, std::string service_name,
                      std::chrono::milliseconds timeout, bool pipeline_sends = false);
+  // Waits for the sends in flight to complete.
+  ~GrpcMembraneClient() override;
 
   grpc::Status Send(std::string_view socket, std::string_view connection_id,
                     std::string_view data) override;
@@ -46,6 +50,8 @@ class GrpcMembraneClient final : public MembraneClient {
   const bool pipeline_sends_;
   std::unique_ptr<proto::websockets::v1::Websocket::Stub> websocket_;
   std::unique_ptr<proto::kvstore::v1::KvStore::Stub> kv_;
+  // Completions of pipelined sends; declared last so it stops first.
+  std::unique_ptr<CompletionQueueThread> send_queue_;
 };
 
 }  // namespace nitric::host

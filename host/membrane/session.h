@@ -141,7 +141,7 @@ class MembraneSession final : private EventStream::Observer {
   std::chrono::steady_clock::time_point next_attempt_;      // GUARDED_BY(mu_)
 
   // Runs every stream's completions; shut down after the last stream ended.
-  CompletionQueueThread events_queue_;
+  CompletionQueueThread events_queue_{"nitric-events"};
 
   std::mutex close_mu_;  // serialises Close()
   std::thread supervisor_;
