@@ -14,11 +14,19 @@
 //                              with any number in flight, and answers are
 //                              matched by id by the caller's AnswerFn.
 //
-// Everything runs on gRPC's callback API, so the driver costs little CPU per
-// event next to the process it measures.
+// Every service runs on gRPC's completion-queue (CQ) async API, on one
+// completion queue drained by one thread of the membrane's own: HandleEvents
+// through its typed AsyncService, the others through the generic service. So
+// the driver costs less CPU per event than the process it measures. Measured
+// on 2 cores with the ceiling contender: 20-25 us of CPU per event at N=100
+// and 49-53 at N=1, where the callback API took 27-31 and 100-108 (and a
+// whole core at N=100: the driver was the bottleneck). Leaving only the unary
+// services on the callback API still costs ~35 us at N=100: their threads
+// poll the same connections and hand every read over to the queue's thread.
 //
-// Thread-safety: every public method is thread-safe. AnswerFn runs on gRPC's
-// callback threads, possibly several at once; it must not block.
+// Thread-safety: every public method is thread-safe. AnswerFn runs on the
+// membrane's one completion-queue thread, one answer at a time; it may call
+// Send() but must not block.
 #pragma once
 
 #include <chrono>
@@ -30,8 +38,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
-#include <vector>
 
 #include <grpcpp/server.h>
 
@@ -82,10 +90,18 @@ class FakeMembrane {
   friend class EventStream;
   class Services;
 
+  // The completion-queue thread: runs the tag of every call's operations.
+  void ServeEvents();
+  // Asks gRPC for the next HandleEvents call (one is asked for at a time).
+  void RequestStream();
+  // On the completion-queue thread before the queue shuts down: no stream
+  // starts another operation.
+  void CloseStreams();
+
   // Called by streams. Register returns false for a duplicate registration.
-  bool Register(const std::string& socket, EventType type, EventStream* stream);
+  bool Register(const std::string& socket, EventType type, std::shared_ptr<EventStream> stream);
   void Unregister(EventStream* stream);
-  void StreamDone();
+  void StreamDone(EventStream* stream);
   void Answer(const std::string& id, bool reject) { on_answer_(id, reject); }
   void CountDeclare();
 
@@ -93,15 +109,17 @@ class FakeMembrane {
   std::unique_ptr<Services> services_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::thread events_thread_;
+  bool closing_ = false;  // touched by the completion-queue thread only
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::map<std::pair<std::string, int>, EventStream*> registered_;
+  // Streams are shared: Send takes a reference under mutex_, so a Send racing
+  // with a stream ending never touches freed memory.
+  std::map<std::pair<std::string, int>, std::shared_ptr<EventStream>> registered_;
   std::map<std::pair<std::string, int>, std::chrono::steady_clock::time_point> registered_at_;
-  // Streams are owned here, not deleted in OnDone: a Send racing with a stream
-  // ending then never touches freed memory.
-  std::vector<std::unique_ptr<EventStream>> streams_;
-  int live_streams_ = 0;
+  // Every stream with an operation pending, or not yet over.
+  std::map<EventStream*, std::shared_ptr<EventStream>> live_;
   uint64_t declares_ = 0;
   uint64_t refused_streams_ = 0;
   bool shut_down_ = false;
