@@ -16,6 +16,7 @@
 #include "host/app/systemd_notify.h"
 #include "host/dispatch/dispatcher.h"
 #include "host/membrane/channel.h"
+#include "host/membrane/completion_queue_thread.h"
 #include "host/membrane/grpc_membrane_client.h"
 #include "host/membrane/session.h"
 #include "host/reload/folder_watcher.h"
@@ -61,8 +62,9 @@ class HostApp {
                  config_.plugins_dir.string(), config_.workers);
 
     channel_ = OpenMembraneChannel(address);
-    client_ = std::make_unique<GrpcMembraneClient>(channel_, config_.service_name,
-                                                   config_.call_timeout, config_.pipelined_sends);
+    client_ =
+        std::make_unique<GrpcMembraneClient>(channel_, config_.service_name, config_.call_timeout,
+                                             &grpc_queue_, config_.pipelined_sends);
     dispatcher_ = std::make_unique<Dispatcher>(config_.workers, &slot_);
     SessionOptions session_options;
     session_options.address = address;
@@ -70,7 +72,7 @@ class HostApp {
     session_options.call_timeout = config_.call_timeout;
     session_options.build_mode = build_mode;
     session_ = std::make_unique<MembraneSession>(
-        channel_, dispatcher_.get(), session_options,
+        channel_, dispatcher_.get(), &grpc_queue_, session_options,
         [this] {
           queue_.Post({ControlEvent::kReady, 0, "streams registered"});
         },
@@ -186,6 +188,10 @@ class HostApp {
   ControlQueue queue_;
   std::unique_ptr<devserver::DevMembrane> dev_;
   std::shared_ptr<grpc::Channel> channel_;
+  // Every asynchronous call's completions (the event streams and pipelined
+  // sends): one queue, so one thread polls the connection. Outlives the
+  // session and the client.
+  CompletionQueueThread grpc_queue_{"nitric-grpc"};
   std::unique_ptr<GrpcMembraneClient> client_;  // plugins hold it: outlives them
   GenerationSlot slot_;
   std::unique_ptr<Dispatcher> dispatcher_;

@@ -1,11 +1,17 @@
 // One gRPC completion queue and the thread that drives it.
 //
-// The HandleEvents streams use gRPC's completion-queue API rather than the
-// callback API: one thread polls the connection and runs every stream's
-// completions itself, so a read that finishes is handled on the thread that
-// saw it arrive. Measured with the dispatch benchmark's bare client (N=100):
-// 21.7 vs 29.1 µs of CPU per event and 0.1 vs 0.6 context switches per
-// event; one at a time (N=1): 47 vs 87 µs of CPU per event.
+// The host's asynchronous calls (the HandleEvents streams and pipelined
+// sends) use gRPC's completion-queue API rather than the callback API, all on
+// one queue: one thread polls the connection and runs every completion
+// itself, so a read that finishes is handled on the thread that saw it
+// arrive. Measured with the dispatch benchmark's bare client (N=100): 21.7 vs
+// 29.1 µs of CPU per event and 0.1 vs 0.6 context switches per event; one at
+// a time (N=1): 47 vs 87 µs of CPU per event.
+//
+// One queue, not one per purpose: gRPC 1.51's poller is shared by every
+// thread that waits on any queue (and by the callback API's threads), so a
+// second polling thread takes reads that belong to this one and hands them
+// over, a context switch per event.
 //
 // Every operation started on cq() carries a Tag; the thread calls its
 // OnComplete. Tags must stay valid until they complete.

@@ -11,17 +11,17 @@ namespace wsproto = ::nitric::proto::websockets::v1;
 
 GrpcMembraneClient::GrpcMembraneClient(std::shared_ptr<grpc::Channel> channel,
                                        std::string service_name, std::chrono::milliseconds timeout,
-                                       bool pipeline_sends)
+                                       CompletionQueueThread* queue, bool pipeline_sends)
     : service_name_(std::move(service_name)),
       timeout_(timeout),
       pipeline_sends_(pipeline_sends),
       websocket_(wsproto::Websocket::NewStub(channel)),
-      kv_(kvproto::KvStore::NewStub(channel)) {
-  if (pipeline_sends_) send_queue_ = std::make_unique<CompletionQueueThread>("nitric-sends");
-}
+      kv_(kvproto::KvStore::NewStub(channel)),
+      queue_(queue) {}
 
 GrpcMembraneClient::~GrpcMembraneClient() {
-  if (send_queue_) send_queue_->Shutdown();  // after every send in flight completed
+  std::unique_lock<std::mutex> lock(sends_mu_);
+  sends_done_.wait(lock, [this] { return sends_in_flight_ == 0; });
 }
 
 void GrpcMembraneClient::Prepare(grpc::ClientContext* context) const {
@@ -63,17 +63,26 @@ void GrpcMembraneClient::SendAsync(std::string_view socket, std::string_view con
     grpc::Status status;
     SendDone done;
     std::unique_ptr<grpc::ClientAsyncResponseReader<wsproto::WebsocketSendResponse>> reader;
+    GrpcMembraneClient* client;
 
     void OnComplete(bool) override {
       done(status);
+      GrpcMembraneClient* const owner = client;
       delete this;
+      std::lock_guard<std::mutex> lock(owner->sends_mu_);
+      if (--owner->sends_in_flight_ == 0) owner->sends_done_.notify_all();
     }
   };
+  {
+    std::lock_guard<std::mutex> lock(sends_mu_);
+    ++sends_in_flight_;
+  }
   auto* call = new Call;
+  call->client = this;
   FillSendRequest(socket, connection_id, data, &call->request);
   call->done = std::move(done);
   Prepare(&call->context);
-  call->reader = websocket_->AsyncSendMessage(&call->context, call->request, send_queue_->cq());
+  call->reader = websocket_->AsyncSendMessage(&call->context, call->request, queue_->cq());
   call->reader->Finish(&call->response, &call->status, call);
 }
 

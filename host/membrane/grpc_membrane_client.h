@@ -3,7 +3,9 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <grpcpp/channel.h>
@@ -21,10 +23,11 @@ namespace nitric::host {
 class GrpcMembraneClient final : public MembraneClient {
  public:
   // `pipeline_sends`: SendAsync starts an asynchronous call whose completion
-  // runs on the client's own completion-queue thread (see
-  // host/plugins/send_batch.h); otherwise it blocks like Send.
+  // runs on `queue` (see host/plugins/send_batch.h); otherwise it blocks like
+  // Send. `queue` must outlive the client.
   GrpcMembraneClient(std::shared_ptr<grpc::Channel> channel, std::string service_name,
-                     std::chrono::milliseconds timeout, bool pipeline_sends = false);
+                     std::chrono::milliseconds timeout, CompletionQueueThread* queue,
+                     bool pipeline_sends = false);
   // Waits for the sends in flight to complete.
   ~GrpcMembraneClient() override;
 
@@ -50,8 +53,11 @@ class GrpcMembraneClient final : public MembraneClient {
   const bool pipeline_sends_;
   std::unique_ptr<proto::websockets::v1::Websocket::Stub> websocket_;
   std::unique_ptr<proto::kvstore::v1::KvStore::Stub> kv_;
-  // Completions of pipelined sends; declared last so it stops first.
-  std::unique_ptr<CompletionQueueThread> send_queue_;
+  CompletionQueueThread* const queue_;
+
+  std::mutex sends_mu_;
+  std::condition_variable sends_done_;
+  int sends_in_flight_ = 0;  // GUARDED_BY(sends_mu_)
 };
 
 }  // namespace nitric::host

@@ -25,10 +25,11 @@ std::string StreamName(const std::string& socket, wsproto::WebsocketEventType ty
 }  // namespace
 
 MembraneSession::MembraneSession(std::shared_ptr<grpc::Channel> channel, Dispatcher* dispatcher,
-                                 SessionOptions options, ReadyCallback on_ready,
-                                 ExitCallback on_exit)
+                                 CompletionQueueThread* queue, SessionOptions options,
+                                 ReadyCallback on_ready, ExitCallback on_exit)
     : options_(std::move(options)),
       dispatcher_(dispatcher),
+      queue_(queue),
       on_ready_(std::move(on_ready)),
       on_exit_(std::move(on_exit)),
       resources_(proto::resources::v1::Resources::NewStub(channel)),
@@ -36,10 +37,7 @@ MembraneSession::MembraneSession(std::shared_ptr<grpc::Channel> channel, Dispatc
   supervisor_ = std::thread([this] { Supervise(); });
 }
 
-MembraneSession::~MembraneSession() {
-  Close(std::chrono::milliseconds(0));
-  events_queue_.Shutdown();  // every stream has ended: nothing is outstanding
-}
+MembraneSession::~MembraneSession() { Close(std::chrono::milliseconds(0)); }
 
 void MembraneSession::Want(const Declarations& declarations) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -193,7 +191,7 @@ grpc::Status MembraneSession::Attempt(std::unique_lock<std::mutex>& lock) {
   if (opened.empty()) return grpc::Status::OK;
   registration_error_ = grpc::Status::OK;
   lock.unlock();
-  for (auto& stream : opened) stream->Start(handler_.get(), options_.service_name, &events_queue_);
+  for (auto& stream : opened) stream->Start(handler_.get(), options_.service_name, queue_);
   lock.lock();
 
   // Every new stream either registers or ends; an ended one is gone from

@@ -63,9 +63,11 @@ class MembraneSession final : private EventStream::Observer {
   // they registered, 1 when declaring or registering failed.
   using ExitCallback = std::function<void(int exit_code)>;
 
-  // `dispatcher` must outlive the session. Starts the supervisor thread.
+  // The streams' completions run on `queue`. `dispatcher` and `queue` must
+  // outlive the session. Starts the supervisor thread.
   MembraneSession(std::shared_ptr<grpc::Channel> channel, Dispatcher* dispatcher,
-                  SessionOptions options, ReadyCallback on_ready, ExitCallback on_exit);
+                  CompletionQueueThread* queue, SessionOptions options, ReadyCallback on_ready,
+                  ExitCallback on_exit);
   // Close(0) if not closed yet.
   ~MembraneSession() override;
 
@@ -111,6 +113,7 @@ class MembraneSession final : private EventStream::Observer {
 
   const SessionOptions options_;
   Dispatcher* const dispatcher_;
+  CompletionQueueThread* const queue_;
   const ReadyCallback on_ready_;
   const ExitCallback on_exit_;
   std::unique_ptr<proto::resources::v1::Resources::Stub> resources_;
@@ -139,9 +142,6 @@ class MembraneSession final : private EventStream::Observer {
   std::chrono::steady_clock::time_point first_failure_;     // GUARDED_BY(mu_)
   std::chrono::steady_clock::time_point last_failure_log_;  // GUARDED_BY(mu_)
   std::chrono::steady_clock::time_point next_attempt_;      // GUARDED_BY(mu_)
-
-  // Runs every stream's completions; shut down after the last stream ended.
-  CompletionQueueThread events_queue_{"nitric-events"};
 
   std::mutex close_mu_;  // serialises Close()
   std::thread supervisor_;

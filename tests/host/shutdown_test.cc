@@ -9,6 +9,7 @@
 
 #include "host/dispatch/dispatcher.h"
 #include "host/membrane/channel.h"
+#include "host/membrane/completion_queue_thread.h"
 #include "host/membrane/session.h"
 #include "support/membrane_fixture.h"
 #include "support/ws_client.h"
@@ -47,10 +48,11 @@ TEST(ShutdownTest, RunningEventsAreAnsweredBeforeTheStreamsClose) {
   GenerationSlot slot;
   slot.Publish(generation);
   Dispatcher dispatcher(8, &slot);
+  CompletionQueueThread queue("test-grpc");
   SessionOptions options;
   options.address = membrane.grpc_address();
-  MembraneSession session(OpenMembraneChannel(membrane.grpc_address()), &dispatcher, options,
-                          nullptr, nullptr);
+  MembraneSession session(OpenMembraneChannel(membrane.grpc_address()), &dispatcher, &queue,
+                          options, nullptr, nullptr);
   session.Want(generation->declarations());
   ASSERT_TRUE(session.WaitReady(10s));
   const std::string url = *membrane.membrane().SocketUrl("slow") + "/";
