@@ -101,6 +101,34 @@ sections.push(
   ),
 );
 
+// ---- the floor under every contender
+{
+  const floor = ['per-message', 'per-read'].map((m) => results.find((r) => r.bench === 'floor' && r.contender === m));
+  const rowsFloor = floor.filter(Boolean).map((r) => [
+    r.contender === 'per-message' ? 'one send per answer (what gRPC 1.51 does)' : 'one send per read (coalesced)',
+    r.in_flight, fmt(r.messages_per_s), fmt(r.cpu_us_per_message, 1), fmt(r.sys_us_per_message, 1),
+    fmt(r.driver_cpu_us_per_message, 1),
+  ]);
+  const ceil = find('dispatch', 'ceiling', 100);
+  const perMessage = floor[0];
+  sections.push(
+    '## 1a. The floor: loopback TCP without gRPC',
+    'One TCP connection on 127.0.0.1, 90-byte messages (about one gRPC answer on the wire), the ' +
+      'dispatch load’s 100 in flight; the driver sends one message per send, the answerer ' +
+      'answers each message it reads with its own send, or all of one read with one send. ' +
+      'gRPC 1.51 writes each message of a stream with its own sendmsg, so the first row is the ' +
+      'least any contender pays per event here' +
+      (ceil && perMessage
+        ? ` (the ceiling’s ${fmt(ceil.cpu_us_per_event, 1)} µs/event is ` +
+          `${fmt(ceil.cpu_us_per_event / perMessage.cpu_us_per_message, 1)}× it).`
+        : '.'),
+    rowsFloor.length
+      ? table(['answerer', 'in flight', 'messages/s', 'answerer CPU µs/msg', 'of it kernel µs',
+          'driver CPU µs/msg'], rowsFloor)
+      : `not run — ${why('floor', 'per-message', 100)}`,
+  );
+}
+
 // ---- memory and start-up
 sections.push(
   '## 6. Memory and start-up',

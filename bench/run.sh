@@ -77,7 +77,7 @@ run_driver() {
 }
 
 # ---- build ---------------------------------------------------------------
-BENCH_TARGETS="noop noop_v2 nitric-bench-dispatch nitric-bench-ceiling nitric-bench-e2e"
+BENCH_TARGETS="noop noop_v2 nitric-bench-dispatch nitric-bench-ceiling nitric-bench-tcp-floor nitric-bench-e2e"
 OTHER_TARGETS="nitric-host nitric-dev-membrane echo broadcast"
 if [[ $BUILD = 1 ]]; then
   [[ -f $BUILD_DIR/CMakeCache.txt ]] ||
@@ -109,7 +109,8 @@ MEMBRANE=$BIN/nitric-dev-membrane
 NODE_SDK=$NODE_DIR/node_modules/@nitric/sdk
 DISPATCH=$BIN/nitric-bench-dispatch
 E2E=$BIN/nitric-bench-e2e
-for f in "$DISPATCH" "$E2E" "$BIN/nitric-bench-ceiling" "$BUILD_DIR/bench/noop.so"; do
+for f in "$DISPATCH" "$E2E" "$BIN/nitric-bench-ceiling" "$BIN/nitric-bench-tcp-floor" \
+  "$BUILD_DIR/bench/noop.so"; do
   [[ -x $f || -f $f ]] || { note "run.sh: $f is missing (build the bench targets)"; exit 1; }
 done
 
@@ -118,6 +119,13 @@ plugins_dir() {
   local dir=$OUT/plugins-$1
   mkdir -p "$dir" && cp "$2" "$dir/" && echo "$dir"
 }
+
+# ---- 1a. the floor: loopback TCP without gRPC ----------------------------
+note "== floor: loopback TCP, one send per answer vs one send per read"
+for mode in per-message per-read; do
+  run_driver floor "$mode" 100 "$BIN/nitric-bench-tcp-floor" --mode "$mode" --in-flight 100 \
+    --warmup "$WARMUP" --duration "$DURATION" --json "$RESULTS"
+done
 
 # ---- 1. dispatch (and 6. memory and start-up) ----------------------------
 note "== dispatch: the driver plays the membrane; N connections, 64-byte messages"
