@@ -1,41 +1,90 @@
 #include "host/app/pid_file.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
+#include <utility>
 
 namespace nitric::host {
 
 namespace {
 
+using namespace std::chrono_literals;
+
 constexpr std::string_view kProcessName = "nitric-host";
+
+// A host that holds the lock but has not published its pid yet is between
+// two system calls; a loser waits this long for the number before giving a
+// message without it.
+constexpr auto kHolderPidWait = 10s;
+constexpr auto kHolderPidPoll = 10ms;
+
+// Closes a descriptor when it goes out of scope unless released.
+class OwnedFd {
+ public:
+  explicit OwnedFd(int fd = -1) : fd_(fd) {}
+  ~OwnedFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  OwnedFd(const OwnedFd&) = delete;
+  OwnedFd& operator=(const OwnedFd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+std::string Errno() { return std::strerror(errno); }
+
+// The pid in `s` ("1234\n"), or nullopt when it holds none.
+std::optional<pid_t> ParsePid(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  long pid = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), pid);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || pid <= 0) {
+    return std::nullopt;
+  }
+  return static_cast<pid_t>(pid);
+}
 
 // The pid written in `path`, or nullopt (with *error) when it holds none.
 std::optional<pid_t> ReadPid(const std::filesystem::path& path, std::string* error) {
   std::ifstream in(path);
   if (!in) {
-    *error = "cannot read pid file " + path.string() + ": " + std::strerror(errno) +
+    *error = "cannot read pid file " + path.string() + ": " + Errno() +
              " (is nitric-host running with --pid-file " + path.string() + "?)";
     return std::nullopt;
   }
   std::stringstream text;
   text << in.rdbuf();
   std::string s = text.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  long pid = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), pid);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || pid <= 0) {
+  auto pid = ParsePid(s);
+  if (!pid) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
     *error =
         "pid file " + path.string() + " does not hold a process id (\"" + s.substr(0, 40) + "\")";
-    return std::nullopt;
   }
-  return static_cast<pid_t>(pid);
+  return pid;
+}
+
+// The first bytes of an open file (a pid file is a few bytes long).
+std::string ReadSmall(int fd) {
+  char buffer[64];
+  const ssize_t n = ::pread(fd, buffer, sizeof buffer, 0);
+  return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
 }
 
 // True when `pid` is a live process whose command name is nitric-host.
@@ -45,45 +94,121 @@ bool IsRunningHost(pid_t pid) {
   return comm && std::getline(comm, name) && name == kProcessName;
 }
 
+// True when the open file `fd` is still the file at `path` (not replaced or
+// removed since it was opened).
+bool StillAt(int fd, const std::filesystem::path& path) {
+  struct stat opened {};
+  struct stat named {};
+  return ::fstat(fd, &opened) == 0 && ::lstat(path.c_str(), &named) == 0 &&
+         opened.st_dev == named.st_dev && opened.st_ino == named.st_ino;
+}
+
+// Makes the rename durable; a failure only costs durability, not correctness.
+void SyncFolder(const std::filesystem::path& path) {
+  const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : ".";
+  OwnedFd dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.get() >= 0) ::fsync(dir.get());
+}
+
+// Opens the file at `path` (creating it empty when missing, so two starting
+// hosts meet on one inode) and takes its lock. Returns the descriptor, or -1
+// with *error set when another process holds it or the file is unusable.
+int LockCurrentFile(const std::filesystem::path& path, std::string* error) {
+  const auto deadline = std::chrono::steady_clock::now() + kHolderPidWait;
+  for (;;) {
+    OwnedFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644));
+    if (fd.get() < 0) {
+      *error = errno == ELOOP ? "pid file " + path.string() +
+                                    " is a symbolic link; refusing to follow it (remove it, or "
+                                    "choose another --pid-file)"
+                              : "cannot open pid file " + path.string() + ": " + Errno();
+      return -1;
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      *error = "pid file " + path.string() + " is not a regular file; remove it";
+      return -1;
+    }
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+      // Locked, but another host may have renamed its own file over this
+      // one in between: only the file at `path` counts.
+      if (StillAt(fd.get(), path)) return fd.release();
+      continue;
+    }
+    if (errno != EWOULDBLOCK) {
+      *error = "cannot lock pid file " + path.string() + ": " + Errno();
+      return -1;
+    }
+    // Held. The holder's pid is in the file once it has published it; until
+    // then the file holds the previous content (or nothing), so only a pid
+    // of a live nitric-host other than this one is believed.
+    const auto holder = ParsePid(ReadSmall(fd.get()));
+    if (holder && *holder != ::getpid() && IsRunningHost(*holder)) {
+      *error = "pid file " + path.string() + " belongs to another running nitric-host (pid " +
+               std::to_string(*holder) +
+               "), which holds its lock; stop it or choose another --pid-file";
+      return -1;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      *error = "pid file " + path.string() +
+               " is locked by another process that has not written its pid (see `fuser " +
+               path.string() + "`); stop it or choose another --pid-file";
+      return -1;
+    }
+    std::this_thread::sleep_for(kHolderPidPoll);
+  }
+}
+
+// Writes this process's pid to a new locked file beside `path` and renames it
+// over `path`. Returns the new file's descriptor (locked), or -1 with *error.
+int PublishPid(const std::filesystem::path& path, std::string* error) {
+  // mkostemp opens with O_CREAT|O_EXCL (never through a symlink, never an
+  // existing file) and an unpredictable name; O_NOFOLLOW says so explicitly.
+  std::string temp = path.string() + ".XXXXXX";
+  OwnedFd fd(::mkostemp(temp.data(), O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) {
+    *error = "cannot create a temporary pid file beside " + path.string() + ": " + Errno();
+    return -1;
+  }
+  const std::string text = std::to_string(::getpid()) + "\n";
+  // mkostemp creates 0600; a pid file is read by `nitric-host reload`, which
+  // may run as another user. The lock is taken before the rename, so the
+  // published file is never unlocked.
+  bool ok = ::fchmod(fd.get(), 0644) == 0 && ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0 &&
+            ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd.get()) == 0 && ::rename(temp.c_str(), path.c_str()) == 0;
+  if (!ok) {
+    *error = "cannot write pid file " + path.string() + " (via " + temp + "): " + Errno();
+    ::unlink(temp.c_str());
+    return -1;
+  }
+  SyncFolder(path);
+  return fd.release();
+}
+
 }  // namespace
 
 std::optional<PidFile> PidFile::Create(const std::filesystem::path& path, std::string* error) {
-  std::error_code ec;
-  if (std::filesystem::exists(path, ec)) {
-    std::string ignored;
-    if (auto pid = ReadPid(path, &ignored); pid && *pid != getpid() && IsRunningHost(*pid)) {
-      *error = "pid file " + path.string() + " belongs to another running nitric-host (pid " +
-               std::to_string(*pid) + "); stop it or choose another --pid-file";
-      return std::nullopt;
-    }
-  }
-  const std::filesystem::path temp = path.string() + ".tmp." + std::to_string(getpid());
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    out << getpid() << '\n';
-    out.close();
-    if (!out) {
-      *error = "cannot write pid file " + temp.string() + ": " + std::strerror(errno);
-      std::filesystem::remove(temp, ec);
-      return std::nullopt;
-    }
-  }
-  std::filesystem::rename(temp, path, ec);
-  if (ec) {
-    *error = "cannot write pid file " + path.string() + ": " + ec.message();
-    std::filesystem::remove(temp, ec);
-    return std::nullopt;
-  }
-  return PidFile(path);
+  // The lock on the current file is held until the new one (locked too) has
+  // replaced it: no moment exists in which a second host could take over.
+  OwnedFd current(LockCurrentFile(path, error));
+  if (current.get() < 0) return std::nullopt;
+  const int published = PublishPid(path, error);
+  if (published < 0) return std::nullopt;
+  return PidFile(path, published);
 }
 
-PidFile::PidFile(PidFile&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+PidFile::PidFile(PidFile&& other) noexcept
+    : path_(std::move(other.path_)), fd_(std::exchange(other.fd_, -1)) {
+  other.path_.clear();
+}
 
 PidFile& PidFile::operator=(PidFile&& other) noexcept {
   if (this != &other) {
     Remove();
     path_ = std::move(other.path_);
     other.path_.clear();
+    fd_ = std::exchange(other.fd_, -1);
   }
   return *this;
 }
@@ -91,12 +216,11 @@ PidFile& PidFile::operator=(PidFile&& other) noexcept {
 PidFile::~PidFile() { Remove(); }
 
 void PidFile::Remove() {
-  if (path_.empty()) return;
-  std::string ignored;
-  if (auto pid = ReadPid(path_, &ignored); pid && *pid == getpid()) {
-    std::error_code ec;
-    std::filesystem::remove(path_, ec);
-  }
+  if (fd_ < 0) return;
+  // Removed while still locked: nobody else can have replaced it meanwhile.
+  if (StillAt(fd_, path_)) ::unlink(path_.c_str());
+  ::close(fd_);
+  fd_ = -1;
 }
 
 std::optional<pid_t> RunningHostPid(const std::filesystem::path& path, std::string* error) {

@@ -1,11 +1,20 @@
 // The pid file, and `nitric-host reload`, which uses it to send SIGHUP.
 //
-// A running host with --pid-file (or host.pid_file) writes its pid there
-// (written to a temporary file, then renamed: a reader never sees half a
-// number) and removes the file when it exits, if the file is still its own.
+// A running host with --pid-file (or host.pid_file) writes its pid there and
+// holds an exclusive flock(2) on the file for as long as it runs: the lock,
+// not the number in the file, says whether a host owns the file, so of two
+// hosts started at once on one pid file exactly one runs, and a file left by
+// a host that died (the kernel dropped its lock) never blocks a start.
+//
+// The number is written to a temporary file made with mkostemp(3) in the same
+// folder (O_CREAT|O_EXCL|O_NOFOLLOW: a planted symlink is never followed),
+// fsync'ed and renamed over the pid file: a reader never sees half a number.
+// The file is removed when the host exits, if it is still the one it wrote.
+//
 // `nitric-host reload --pid-file FILE` reads it, checks that the process is
 // really a nitric-host (a stale file whose pid the kernel gave to another
-// program must not get a SIGHUP) and signals it.
+// program must not get a SIGHUP) and signals it. It takes no lock, so it can
+// never make a starting host believe the file is taken.
 #pragma once
 
 #include <sys/types.h>
@@ -18,21 +27,26 @@ namespace nitric::host {
 
 class PidFile {
  public:
-  // Writes this process's pid to `path`. Refuses (nullopt, *error says why)
-  // when `path` names another live nitric-host: two daemons must not share
-  // one pid file. A stale file (dead pid, or not a nitric-host) is replaced.
+  // Takes the lock on `path` and writes this process's pid there. Refuses
+  // (nullopt, *error names the file and says what to do) when another
+  // process holds the lock: then *error names the holder's pid when it is a
+  // nitric-host. A file nobody holds (stale, empty or garbage) is replaced. A
+  // symlink at `path` is refused, never followed.
   static std::optional<PidFile> Create(const std::filesystem::path& path, std::string* error);
 
   PidFile(PidFile&& other) noexcept;
   PidFile& operator=(PidFile&& other) noexcept;
   PidFile(const PidFile&) = delete;
-  // Removes the file if it still holds this process's pid.
+  PidFile& operator=(const PidFile&) = delete;
+  // Removes the file if it is still the one this object wrote, then releases
+  // the lock.
   ~PidFile();
 
  private:
-  explicit PidFile(std::filesystem::path path) : path_(std::move(path)) {}
+  PidFile(std::filesystem::path path, int fd) : path_(std::move(path)), fd_(fd) {}
   void Remove();
   std::filesystem::path path_;  // empty once moved from
+  int fd_ = -1;                 // the published file, locked; -1 once moved from
 };
 
 // Reads `path` and returns the pid of the nitric-host it names. On failure
