@@ -112,17 +112,6 @@ nitric_status CheckSocket(nitric_host* host, std::string_view socket, std::strin
   return NITRIC_OK;
 }
 
-const char* PermissionName(uint32_t permission) {
-  switch (permission) {
-    case NITRIC_KV_GET:
-      return "get";
-    case NITRIC_KV_SET:
-      return "set";
-    default:
-      return "delete";
-  }
-}
-
 nitric_status CheckStore(nitric_host* host, std::string_view store, uint32_t needed,
                          std::string_view what) {
   if (nitric_status st = CheckServing(host, what); st != NITRIC_OK) return st;
@@ -137,7 +126,7 @@ nitric_status CheckStore(nitric_host* host, std::string_view store, uint32_t nee
   if ((it->second & needed) != needed) {
     return Fail(NITRIC_ERR_PERMISSION_DENIED,
                 fmt::format("{}: plugin {} declared KV store '{}' without the {} permission", what,
-                            host->plugin_name, store, PermissionName(needed)));
+                            host->plugin_name, store, nitric_kv_permission_name(needed)));
   }
   return NITRIC_OK;
 }
@@ -487,16 +476,6 @@ nitric_status SendFailed(const SendBatch::Failure& failure) {
   return FromGrpc(failure.status, "ws_send", failure.socket, failure.connection);
 }
 
-const char* EventName(nitric_event_type type) {
-  switch (type) {
-    case NITRIC_EVENT_CONNECT:
-      return "connect";
-    case NITRIC_EVENT_DISCONNECT:
-      return "disconnect";
-    default:
-      return "message";
-  }
-}
 void ClearCallError() { t_call_error.clear(); }
 void SetCallError(std::string_view text) { t_call_error.assign(text); }
 const std::string& CallError() { return t_call_error; }

@@ -96,7 +96,4 @@ const char* LastHostError();
 // that failed, worded as a blocking ws_send would have.
 nitric_status SendFailed(const SendBatch::Failure& failure);
 
-// "connect", "disconnect" or "message", as the SDKs name event types.
-const char* EventName(nitric_event_type type);
-
 }  // namespace nitric::host

@@ -107,8 +107,9 @@ void PluginGeneration::LogFailure(const PluginInstance& plugin, nitric_event_typ
     plugin.logger().warn("connect handler failed on socket {} (connection {}), rejecting: {}",
                          event.socket_name(), event.connection_id(), reason);
   } else {
-    plugin.logger().error("{} handler failed on socket {} (connection {}): {}", EventName(type),
-                          event.socket_name(), event.connection_id(), reason);
+    plugin.logger().error("{} handler failed on socket {} (connection {}): {}",
+                          nitric_event_type_name(type), event.socket_name(), event.connection_id(),
+                          reason);
   }
 }
 

@@ -52,11 +52,10 @@ void AppendState(void* writer_ctx, const char* ptr, size_t len) {
 
 std::string PermissionText(uint32_t allow) {
   std::string out;
-  for (auto [bit, name] : {std::pair{NITRIC_KV_GET, "get"}, std::pair{NITRIC_KV_SET, "set"},
-                           std::pair{NITRIC_KV_DELETE, "delete"}}) {
+  for (uint32_t bit : {NITRIC_KV_GET, NITRIC_KV_SET, NITRIC_KV_DELETE}) {
     if ((allow & bit) == 0) continue;
     if (!out.empty()) out += ',';
-    out += name;
+    out += nitric_kv_permission_name(bit);
   }
   return out.empty() ? "none" : out;
 }
@@ -296,7 +295,7 @@ std::string PluginInstance::Summary() const {
   out += "], handles [";
   first = true;
   for (const auto& reg : handlers()) {
-    out += (first ? "" : ", ") + reg.socket + ":" + EventName(reg.type);
+    out += (first ? "" : ", ") + reg.socket + ":" + nitric_event_type_name(reg.type);
     first = false;
   }
   out += "]";

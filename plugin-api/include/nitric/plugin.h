@@ -119,6 +119,23 @@ typedef enum nitric_event_type {
   NITRIC_EVENT_MESSAGE = 2
 } nitric_event_type;
 
+/* The name of an event type: "connect", "disconnect" or "message" (lower
+ * case, as the SDKs' EventType() prints it and as the host's logs, --check
+ * output and plugin.hpp spell it), "unknown" for any other value. The one
+ * place these names are spelled. Static storage; never NULL. A header-only
+ * helper: not part of the ABI. */
+static inline const char* nitric_event_type_name(nitric_event_type type) {
+  switch (type) {
+    case NITRIC_EVENT_CONNECT:
+      return "connect";
+    case NITRIC_EVENT_DISCONNECT:
+      return "disconnect";
+    case NITRIC_EVENT_MESSAGE:
+      return "message";
+  }
+  return "unknown";
+}
+
 /* Bit masks for api->on(); combine with |. */
 #define NITRIC_ON_CONNECT (1u << NITRIC_EVENT_CONNECT)
 #define NITRIC_ON_DISCONNECT (1u << NITRIC_EVENT_DISCONNECT)
@@ -128,6 +145,22 @@ typedef enum nitric_event_type {
 #define NITRIC_KV_GET (1u << 0)
 #define NITRIC_KV_SET (1u << 1)
 #define NITRIC_KV_DELETE (1u << 2)
+
+/* The name of ONE permission bit: "get", "set" or "delete" (lower case, as
+ * the host's logs and error text spell them), "unknown" for any other value
+ * (including a combination of bits). The one place these names are spelled.
+ * Static storage; never NULL. A header-only helper: not part of the ABI. */
+static inline const char* nitric_kv_permission_name(uint32_t permission) {
+  switch (permission) {
+    case NITRIC_KV_GET:
+      return "get";
+    case NITRIC_KV_SET:
+      return "set";
+    case NITRIC_KV_DELETE:
+      return "delete";
+  }
+  return "unknown";
+}
 
 typedef enum nitric_log_level {
   NITRIC_LOG_TRACE = 0,
