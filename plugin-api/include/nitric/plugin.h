@@ -389,8 +389,15 @@ typedef const nitric_plugin_descriptor* (*nitric_plugin_entry_fn)(void);
 NITRIC_PLUGIN_EXPORT const nitric_plugin_descriptor* nitric_plugin_entry(void);
 
 /* Define the entry symbol in exactly one source file of a plugin:
- *   NITRIC_PLUGIN_ENTRY { static const nitric_plugin_descriptor d = {...};
- *                         return &d; } */
+ *   NITRIC_PLUGIN_ENTRY {
+ *     static const nitric_plugin_descriptor d = {
+ *         .abi_major = NITRIC_ABI_MAJOR, .abi_minor = NITRIC_ABI_MINOR,
+ *         .size = sizeof(nitric_plugin_descriptor), .name = "echo", .init = init};
+ *     return &d;
+ *   }
+ * Name the fields (designated initializers) rather than list them in order:
+ * the layout is pinned by the host's tests, and named fields say which
+ * callback is which. */
 #define NITRIC_PLUGIN_ENTRY \
   NITRIC_PLUGIN_EXPORT const nitric_plugin_descriptor* nitric_plugin_entry(void)
 

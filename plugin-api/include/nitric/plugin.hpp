@@ -727,7 +727,11 @@ inline nitric_status ImportPluginState(void* plugin_state, const char* ptr, size
 // ([A-Za-z0-9_-]); nullptr means the file name without ".so".
 #define NITRIC_PLUGIN(name, ...) NITRIC_PLUGIN_VERSIONED(name, nullptr, __VA_ARGS__)
 
-#define NITRIC_PLUGIN_VERSIONED(name, version, ...)                                            \
+// The descriptor names each field: C++20 designated initializers must follow
+// the declaration order, so a plugin.h that reordered the descriptor would
+// fail to compile every plugin instead of loading with shuffled fields.
+
+#define NITRIC_PLUGIN_VERSIONED(plugin_name, plugin_version, ...)                              \
   namespace {                                                                                  \
   void NitricPluginSetup_(::nitric::Plugin& nitric_plugin_) { (__VA_ARGS__)(nitric_plugin_); } \
   nitric_status NitricPluginInit_(nitric_host* host, const nitric_host_api* api,               \
@@ -735,15 +739,15 @@ inline nitric_status ImportPluginState(void* plugin_state, const char* ptr, size
     return ::nitric::detail::InitPlugin(host, api, plugin_state, &NitricPluginSetup_);         \
   }                                                                                            \
   const nitric_plugin_descriptor kNitricPluginDescriptor_ = {                                  \
-      NITRIC_ABI_MAJOR,                                                                        \
-      NITRIC_ABI_MINOR,                                                                        \
-      sizeof(nitric_plugin_descriptor),                                                        \
-      name,                                                                                    \
-      version,                                                                                 \
-      &NitricPluginInit_,                                                                      \
-      &::nitric::detail::ShutdownPlugin,                                                       \
-      &::nitric::detail::ExportPluginState,                                                    \
-      &::nitric::detail::ImportPluginState,                                                    \
+      .abi_major = NITRIC_ABI_MAJOR,                                                           \
+      .abi_minor = NITRIC_ABI_MINOR,                                                           \
+      .size = sizeof(nitric_plugin_descriptor),                                                \
+      .name = plugin_name,                                                                     \
+      .version = plugin_version,                                                               \
+      .init = &NitricPluginInit_,                                                              \
+      .shutdown = &::nitric::detail::ShutdownPlugin,                                           \
+      .export_state = &::nitric::detail::ExportPluginState,                                    \
+      .import_state = &::nitric::detail::ImportPluginState,                                    \
   };                                                                                           \
   }                                                                                            \
   NITRIC_PLUGIN_ENTRY { return &kNitricPluginDescriptor_; }                                    \
