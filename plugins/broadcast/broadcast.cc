@@ -30,7 +30,12 @@ NITRIC_PLUGIN("broadcast", [](Plugin& p) {
     for (;;) {
       auto connectionId = connectionStream->Recv();
       if (!connectionId) {
-        break;  // reached the end of the documents
+        if (connectionId.error().IsDone()) {
+          break;  // reached the end of the documents
+        }
+        // The scan broke off (e.g. the membrane became unavailable): some
+        // connections were not sent to, so the broadcast failed.
+        return connectionId.error();
       }
       auto err = ws.Send(*connectionId, ctx.Request.Message());
       if (err) {
