@@ -39,9 +39,9 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   CliOptions cli;
-  std::string error;
-  if (!ParseCli(std::vector<std::string>(argv + 1, argv + argc), &cli, &error)) {
-    std::fprintf(stderr, "nitric-host: %s\n", error.c_str());
+  if (Status parsed = ParseCli(std::vector<std::string>(argv + 1, argv + argc), &cli);
+      !parsed.ok()) {
+    std::fprintf(stderr, "nitric-host: %s\n", parsed.message().c_str());
     return kExitUsage;
   }
   if (cli.help) {
@@ -57,8 +57,8 @@ int main(int argc, char** argv) {
   ConfigResult loaded = LoadConfig(cli.config);
   SetupLogging(cli.log_level.value_or(loaded.config.log_level),
                cli.log_format.value_or(loaded.config.log_format));
-  if (!loaded.ok) {
-    spdlog::error("config: {}", loaded.error);
+  if (!loaded.status.ok()) {
+    spdlog::error("config: {}", loaded.status.message());
     return kExitUsage;
   }
   for (const std::string& warning : loaded.warnings) spdlog::warn("config: {}", warning);

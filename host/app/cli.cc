@@ -1,10 +1,19 @@
 #include "host/app/cli.h"
 
 #include <charconv>
+#include <utility>
 
 namespace nitric::host {
 
-bool ParseCli(const std::vector<std::string>& args, CliOptions* options, std::string* error) {
+namespace {
+
+Status BadUsage(std::string message) {
+  return Status(NITRIC_ERR_INVALID_ARGUMENT, std::move(message));
+}
+
+}  // namespace
+
+Status ParseCli(const std::vector<std::string>& args, CliOptions* options) {
   size_t first = 0;
   if (!args.empty() && args[0] == "reload") {
     options->reload = true;
@@ -21,82 +30,71 @@ bool ParseCli(const std::vector<std::string>& args, CliOptions* options, std::st
     auto value = [&](std::string* out) {
       if (inline_value) {
         *out = *inline_value;
-        return true;
+        return Status();
       }
-      if (i + 1 >= args.size()) {
-        *error = flag + " needs a value";
-        return false;
-      }
+      if (i + 1 >= args.size()) return BadUsage(flag + " needs a value");
       *out = args[++i];
-      return true;
+      return Status();
     };
-    auto no_value = [&] {
-      if (!inline_value) return true;
-      *error = flag + " takes no value";
-      return false;
-    };
+    auto no_value = [&] { return inline_value ? BadUsage(flag + " takes no value") : Status(); };
     std::string v;
     if (flag == "--config") {
-      if (!value(&v)) return false;
+      if (Status st = value(&v); !st.ok()) return st;
       options->config = v;
     } else if (flag == "--plugins") {
-      if (!value(&v)) return false;
+      if (Status st = value(&v); !st.ok()) return st;
       options->plugins = v;
     } else if (flag == "--pid-file") {
-      if (!value(&v)) return false;
+      if (Status st = value(&v); !st.ok()) return st;
       options->pid_file = v;
     } else if (flag == "--log-level") {
-      if (!value(&v)) return false;
+      if (Status st = value(&v); !st.ok()) return st;
       options->log_level = ParseLogLevel(v);
       if (!options->log_level) {
-        *error = "--log-level: expected trace, debug, info, warn, error, critical or off, got \"" +
-                 v + "\"";
-        return false;
+        return BadUsage(
+            "--log-level: expected trace, debug, info, warn, error, critical or off, got \"" + v +
+            "\"");
       }
     } else if (flag == "--log-format") {
-      if (!value(&v)) return false;
+      if (Status st = value(&v); !st.ok()) return st;
       options->log_format = ParseLogFormat(v);
       if (!options->log_format) {
-        *error = "--log-format: expected text or json, got \"" + v + "\"";
-        return false;
+        return BadUsage("--log-format: expected text or json, got \"" + v + "\"");
       }
     } else if (flag == "--dev-data") {
-      if (!value(&v)) return false;
+      if (Status st = value(&v); !st.ok()) return st;
       options->dev_data = v;
     } else if (flag == "--dev-port") {
-      if (!value(&v)) return false;
+      if (Status st = value(&v); !st.ok()) return st;
       unsigned port = 0;
       auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), port);
       if (ec != std::errc() || end != v.data() + v.size() || port > 65535) {
-        *error = "--dev-port: expected a port number 0..65535, got \"" + v + "\"";
-        return false;
+        return BadUsage("--dev-port: expected a port number 0..65535, got \"" + v + "\"");
       }
       options->dev_port = static_cast<uint16_t>(port);
     } else if (flag == "--dev") {
-      if (!no_value()) return false;
+      if (Status st = no_value(); !st.ok()) return st;
       options->dev = true;
     } else if (flag == "--watch") {
-      if (!no_value()) return false;
+      if (Status st = no_value(); !st.ok()) return st;
       options->watch = true;
     } else if (flag == "--check") {
-      if (!no_value()) return false;
+      if (Status st = no_value(); !st.ok()) return st;
       options->check = true;
     } else if (flag == "--version") {
-      if (!no_value()) return false;
+      if (Status st = no_value(); !st.ok()) return st;
       options->version = true;
     } else if (flag == "--help" || flag == "-h") {
       options->help = true;
     } else {
-      *error = "unknown argument \"" + args[i] + "\" (see --help)";
-      return false;
+      return BadUsage("unknown argument \"" + args[i] + "\" (see --help)");
     }
   }
   if (options->reload && (options->plugins || options->log_level || options->log_format ||
                           options->watch || options->dev || options->check || options->version)) {
-    *error = "reload takes only --pid-file FILE or --config FILE (see --help)";
-    return false;
+    return BadUsage("reload takes only --pid-file FILE or --config FILE (see --help)");
   }
-  return true;
+  return Status();
 }
 
 std::string Usage() {

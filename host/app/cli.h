@@ -1,4 +1,4 @@
-// The nitric-host command line. Parsing only; app.cc acts on it.
+// The nitric-host command line. Parsing only; main.cc acts on it.
 #pragma once
 
 #include <cstdint>
@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "host/base/status.h"
 #include "host/config/config.h"
 
 namespace nitric::host {
@@ -29,9 +30,9 @@ struct CliOptions {
   bool help = false;
 };
 
-// Parses argv[1..]. Accepts "--flag value" and "--flag=value". On a usage
-// error returns false with a message for the user in *error.
-bool ParseCli(const std::vector<std::string>& args, CliOptions* options, std::string* error);
+// Parses argv[1..]. Accepts "--flag value" and "--flag=value". A usage error
+// is INVALID_ARGUMENT with a message for the user.
+Status ParseCli(const std::vector<std::string>& args, CliOptions* options);
 
 // The --help text.
 std::string Usage();

@@ -84,8 +84,9 @@ class HostApp {
     generation_options.folder = config_.plugins_dir;
     generation_options.plugin_configs = config_.plugins;
     generation_options.membrane = client_.get();
-    reload_ = std::make_unique<ReloadController>(std::move(generation_options), cli_.config, &slot_,
-                                                 session_.get());
+    reload_ = std::make_unique<ReloadController>(
+        std::move(generation_options), cli_.config, &slot_,
+        [session = session_.get()](const Declarations& wanted) { session->Want(wanted); });
     // Published before the session registers any stream: the first event
     // already finds its handlers. A host with no plugin keeps running, so a
     // reload can bring some.

@@ -193,7 +193,8 @@ class ConfigReader {
   }
 
   bool ValueError(const std::string& path, const toml::node& node, const std::string& what) {
-    result_->error = Where(source_, node.source()) + ": " + path + ": " + what;
+    result_->status = Status(NITRIC_ERR_INVALID_ARGUMENT,
+                             Where(source_, node.source()) + ": " + path + ": " + what);
     return false;
   }
 
@@ -218,26 +219,24 @@ ConfigResult ParseConfig(std::string_view text, const std::filesystem::path& sou
   try {
     toml::table root = toml::parse(text, source.string());
     ConfigReader reader(source, &result);
-    result.ok = reader.Read(root);
+    reader.Read(root);  // the first error is in result.status
   } catch (const toml::parse_error& e) {
-    result.error = Where(source, e.source()) + ": " + std::string(e.description());
+    result.status = Status(NITRIC_ERR_INVALID_ARGUMENT,
+                           Where(source, e.source()) + ": " + std::string(e.description()));
   }
   return result;
 }
 
 ConfigResult LoadConfig(const std::optional<std::filesystem::path>& file) {
-  if (!file) {
-    ConfigResult result;
-    result.ok = true;
-    return result;
-  }
+  if (!file) return ConfigResult();
   std::ifstream in(*file, std::ios::binary);
   std::error_code ec;
   if (!in || std::filesystem::is_directory(*file, ec)) {
     ConfigResult result;
-    result.error = file->string() + ": cannot read config file (" +
-                   (std::filesystem::exists(*file, ec) ? "not a readable file" : "no such file") +
-                   ")";
+    result.status = Status(
+        NITRIC_ERR_NOT_FOUND,
+        file->string() + ": cannot read config file (" +
+            (std::filesystem::exists(*file, ec) ? "not a readable file" : "no such file") + ")");
     return result;
   }
   std::ostringstream text;

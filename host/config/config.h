@@ -20,6 +20,8 @@
 #include <spdlog/common.h>
 #include <toml++/toml.h>
 
+#include "host/base/status.h"
+
 namespace nitric::host {
 
 enum class LogFormat { kText, kJson };
@@ -61,13 +63,16 @@ struct HostConfig {
   static int DefaultWorkers();
 };
 
+// Not a StatusOr: on an error, `config` still holds what was read before it,
+// so that main.cc reports the error in the [log] format the file asked for.
+// Status and warnings are logged by the caller once logging is set up.
 struct ConfigResult {
-  bool ok = false;
+  // OK, or why the host must not start: INVALID_ARGUMENT "file:line:col:
+  // key: what", NOT_FOUND for a file that cannot be read.
+  Status status;
   HostConfig config;
-  // Human-readable, "file:line:col: key: what"; logged by the caller once
-  // logging is set up.
+  // Human-readable, "file:line:col: key: what".
   std::vector<std::string> warnings;
-  std::string error;  // set when !ok
 };
 
 // Parses `text` as a config file named `source` (used in messages and to

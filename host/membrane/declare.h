@@ -9,7 +9,7 @@
 
 #include <grpcpp/support/status.h>
 
-#include "host/plugins/declarations.h"
+#include "host/base/declarations.h"
 #include "nitric/proto/resources/v1/resources.grpc.pb.h"
 
 namespace nitric::host {

@@ -1,5 +1,6 @@
 #include "host/membrane/grpc_membrane_client.h"
 
+#include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 
 #include "host/membrane/channel.h"
@@ -28,6 +29,39 @@ void GrpcMembraneClient::Prepare(grpc::ClientContext* context) const {
   PrepareContext(context, service_name_, timeout_);
 }
 
+Status StatusFromGrpc(const grpc::Status& s) {
+  if (s.ok()) return Status();
+  nitric_status code;
+  switch (s.error_code()) {
+    case grpc::StatusCode::NOT_FOUND:
+      code = NITRIC_ERR_NOT_FOUND;
+      break;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::OUT_OF_RANGE:
+      code = NITRIC_ERR_INVALID_ARGUMENT;
+      break;
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::UNAUTHENTICATED:
+      code = NITRIC_ERR_PERMISSION_DENIED;
+      break;
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+    case grpc::StatusCode::ABORTED:
+    case grpc::StatusCode::CANCELLED:
+      code = NITRIC_ERR_UNAVAILABLE;
+      break;
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      code = NITRIC_ERR_FAILED_PRECONDITION;
+      break;
+    default:
+      code = NITRIC_ERR_INTERNAL;
+      break;
+  }
+  return Status(
+      code, fmt::format("{} (gRPC code {})", s.error_message(), static_cast<int>(s.error_code())));
+}
+
 namespace {
 
 void FillSendRequest(std::string_view socket, std::string_view connection_id, std::string_view data,
@@ -39,14 +73,14 @@ void FillSendRequest(std::string_view socket, std::string_view connection_id, st
 
 }  // namespace
 
-grpc::Status GrpcMembraneClient::Send(std::string_view socket, std::string_view connection_id,
-                                      std::string_view data) {
+Status GrpcMembraneClient::Send(std::string_view socket, std::string_view connection_id,
+                                std::string_view data) {
   wsproto::WebsocketSendRequest request;
   FillSendRequest(socket, connection_id, data, &request);
   wsproto::WebsocketSendResponse response;
   grpc::ClientContext context;
   Prepare(&context);
-  return websocket_->SendMessage(&context, request, &response);
+  return StatusFromGrpc(websocket_->SendMessage(&context, request, &response));
 }
 
 void GrpcMembraneClient::SendAsync(std::string_view socket, std::string_view connection_id,
@@ -66,7 +100,8 @@ void GrpcMembraneClient::SendAsync(std::string_view socket, std::string_view con
     GrpcMembraneClient* client;
 
     void OnComplete(bool) override {
-      done(status);
+      // An OK status is a null pointer: a successful send allocates nothing here.
+      done(StatusFromGrpc(status));
       GrpcMembraneClient* const owner = client;
       delete this;
       std::lock_guard<std::mutex> lock(owner->sends_mu_);
@@ -86,17 +121,17 @@ void GrpcMembraneClient::SendAsync(std::string_view socket, std::string_view con
   call->reader->Finish(&call->response, &call->status, call);
 }
 
-grpc::Status GrpcMembraneClient::Close(std::string_view socket, std::string_view connection_id) {
+Status GrpcMembraneClient::Close(std::string_view socket, std::string_view connection_id) {
   wsproto::WebsocketCloseConnectionRequest request;
   request.set_socket_name(std::string(socket));
   request.set_connection_id(std::string(connection_id));
   wsproto::WebsocketCloseConnectionResponse response;
   grpc::ClientContext context;
   Prepare(&context);
-  return websocket_->CloseConnection(&context, request, &response);
+  return StatusFromGrpc(websocket_->CloseConnection(&context, request, &response));
 }
 
-grpc::Status GrpcMembraneClient::SocketUrl(std::string_view socket, std::string* url) {
+Status GrpcMembraneClient::SocketUrl(std::string_view socket, std::string* url) {
   wsproto::WebsocketDetailsRequest request;
   request.set_socket_name(std::string(socket));
   wsproto::WebsocketDetailsResponse response;
@@ -104,11 +139,10 @@ grpc::Status GrpcMembraneClient::SocketUrl(std::string_view socket, std::string*
   Prepare(&context);
   grpc::Status status = websocket_->SocketDetails(&context, request, &response);
   if (status.ok()) *url = std::move(*response.mutable_url());
-  return status;
+  return StatusFromGrpc(status);
 }
 
-grpc::Status GrpcMembraneClient::KvGet(std::string_view store, std::string_view key,
-                                       std::string* json) {
+Status GrpcMembraneClient::KvGet(std::string_view store, std::string_view key, std::string* json) {
   kvproto::KvStoreGetValueRequest request;
   request.mutable_ref()->set_store(std::string(store));
   request.mutable_ref()->set_key(std::string(key));
@@ -116,37 +150,36 @@ grpc::Status GrpcMembraneClient::KvGet(std::string_view store, std::string_view 
   grpc::ClientContext context;
   Prepare(&context);
   grpc::Status status = kv_->GetValue(&context, request, &response);
-  if (!status.ok()) return status;
+  if (!status.ok()) return StatusFromGrpc(status);
   json->clear();
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   auto converted =
       google::protobuf::util::MessageToJsonString(response.value().content(), json, options);
   if (!converted.ok()) {
-    return grpc::Status(grpc::StatusCode::INTERNAL,
-                        "value is not representable as JSON: " + converted.ToString());
+    return Status(NITRIC_ERR_INTERNAL,
+                  "value is not representable as JSON: " + converted.ToString());
   }
-  return status;
+  return Status();
 }
 
-grpc::Status GrpcMembraneClient::KvSet(std::string_view store, std::string_view key,
-                                       std::string_view json) {
+Status GrpcMembraneClient::KvSet(std::string_view store, std::string_view key,
+                                 std::string_view json) {
   kvproto::KvStoreSetValueRequest request;
   request.mutable_ref()->set_store(std::string(store));
   request.mutable_ref()->set_key(std::string(key));
   auto parsed = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(json.data(), json.size()), request.mutable_content());
   if (!parsed.ok()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "value is not a JSON object: " + parsed.ToString());
+    return Status(NITRIC_ERR_INVALID_ARGUMENT, "value is not a JSON object: " + parsed.ToString());
   }
   kvproto::KvStoreSetValueResponse response;
   grpc::ClientContext context;
   Prepare(&context);
-  return kv_->SetValue(&context, request, &response);
+  return StatusFromGrpc(kv_->SetValue(&context, request, &response));
 }
 
-grpc::Status GrpcMembraneClient::KvDelete(std::string_view store, std::string_view key) {
+Status GrpcMembraneClient::KvDelete(std::string_view store, std::string_view key) {
   kvproto::KvStoreDeleteKeyRequest request;
   request.mutable_ref()->set_store(std::string(store));
   request.mutable_ref()->set_key(std::string(key));
@@ -156,12 +189,12 @@ grpc::Status GrpcMembraneClient::KvDelete(std::string_view store, std::string_vi
   grpc::Status status = kv_->DeleteKey(&context, request, &response);
   // The Nitric CLI answers NOT_FOUND for a missing key, the cloud succeeds:
   // either way the key is gone.
-  if (status.error_code() == grpc::StatusCode::NOT_FOUND) return grpc::Status::OK;
-  return status;
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) return Status();
+  return StatusFromGrpc(status);
 }
 
-grpc::Status GrpcMembraneClient::KvKeys(std::string_view store, std::string_view prefix,
-                                        std::vector<std::string>* keys) {
+Status GrpcMembraneClient::KvKeys(std::string_view store, std::string_view prefix,
+                                  std::vector<std::string>* keys) {
   kvproto::KvStoreScanKeysRequest request;
   request.mutable_store()->set_name(std::string(store));
   request.set_prefix(std::string(prefix));
@@ -171,7 +204,7 @@ grpc::Status GrpcMembraneClient::KvKeys(std::string_view store, std::string_view
   kvproto::KvStoreScanKeysResponse response;
   keys->clear();
   while (reader->Read(&response)) keys->push_back(std::move(*response.mutable_key()));
-  return reader->Finish();
+  return StatusFromGrpc(reader->Finish());
 }
 
 }  // namespace nitric::host

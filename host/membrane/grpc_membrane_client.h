@@ -1,5 +1,6 @@
 // MembraneClient over the membrane's KvStore and Websocket gRPC services: the
-// blocking calls behind the plugin API's KV and send functions.
+// calls behind the plugin API's KV and send functions, and the one place where
+// gRPC status codes become nitric statuses (StatusFromGrpc).
 #pragma once
 
 #include <chrono>
@@ -9,13 +10,23 @@
 #include <string>
 
 #include <grpcpp/channel.h>
+#include <grpcpp/support/status.h>
 
+#include "host/base/membrane_client.h"
 #include "host/membrane/completion_queue_thread.h"
-#include "host/membrane/membrane_client.h"
 #include "nitric/proto/kvstore/v1/kvstore.grpc.pb.h"
 #include "nitric/proto/websockets/v1/websockets.grpc.pb.h"
 
 namespace nitric::host {
+
+// The nitric status a plugin sees for a gRPC failure; OK for OK (without
+// allocating). The message is the gRPC message followed by "(gRPC code N)".
+// The mapping: NOT_FOUND -> NOT_FOUND; INVALID_ARGUMENT, OUT_OF_RANGE ->
+// INVALID_ARGUMENT; PERMISSION_DENIED, UNAUTHENTICATED -> PERMISSION_DENIED;
+// UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, CANCELLED ->
+// UNAVAILABLE; FAILED_PRECONDITION -> FAILED_PRECONDITION; any other ->
+// INTERNAL.
+Status StatusFromGrpc(const grpc::Status& status);
 
 // Every call carries the x-nitric-service-name metadata and the configured
 // deadline, and fails fast (UNAVAILABLE) while the membrane is unreachable
@@ -31,19 +42,19 @@ class GrpcMembraneClient final : public MembraneClient {
   // Waits for the sends in flight to complete.
   ~GrpcMembraneClient() override;
 
-  grpc::Status Send(std::string_view socket, std::string_view connection_id,
-                    std::string_view data) override;
+  Status Send(std::string_view socket, std::string_view connection_id,
+              std::string_view data) override;
   void SendAsync(std::string_view socket, std::string_view connection_id, std::string_view data,
                  SendDone done) override;
   bool PipelinesSends() const override { return pipeline_sends_; }
-  grpc::Status Close(std::string_view socket, std::string_view connection_id) override;
-  grpc::Status SocketUrl(std::string_view socket, std::string* url) override;
+  Status Close(std::string_view socket, std::string_view connection_id) override;
+  Status SocketUrl(std::string_view socket, std::string* url) override;
 
-  grpc::Status KvGet(std::string_view store, std::string_view key, std::string* json) override;
-  grpc::Status KvSet(std::string_view store, std::string_view key, std::string_view json) override;
-  grpc::Status KvDelete(std::string_view store, std::string_view key) override;
-  grpc::Status KvKeys(std::string_view store, std::string_view prefix,
-                      std::vector<std::string>* keys) override;
+  Status KvGet(std::string_view store, std::string_view key, std::string* json) override;
+  Status KvSet(std::string_view store, std::string_view key, std::string_view json) override;
+  Status KvDelete(std::string_view store, std::string_view key) override;
+  Status KvKeys(std::string_view store, std::string_view prefix,
+                std::vector<std::string>* keys) override;
 
  private:
   void Prepare(grpc::ClientContext* context) const;

@@ -32,10 +32,10 @@
 
 #include <grpcpp/channel.h>
 
+#include "host/base/declarations.h"
 #include "host/dispatch/dispatcher.h"
 #include "host/membrane/completion_queue_thread.h"
 #include "host/membrane/event_stream.h"
-#include "host/plugins/declarations.h"
 #include "nitric/proto/resources/v1/resources.grpc.pb.h"
 #include "nitric/proto/websockets/v1/websockets.grpc.pb.h"
 

@@ -3,6 +3,8 @@
 #include <elf.h>
 
 #include <cstring>
+#include <string>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -25,29 +27,33 @@ constexpr unsigned char kData = ELFDATA2MSB;
 
 }  // namespace
 
-std::string CheckSharedObject(std::string_view bytes) {
+Status CheckSharedObject(std::string_view bytes) {
+  const auto refuse = [](std::string why) {
+    return Status(NITRIC_ERR_INVALID_ARGUMENT, std::move(why));
+  };
   if (bytes.size() < EI_NIDENT || std::memcmp(bytes.data(), ELFMAG, SELFMAG) != 0) {
-    return "it is not an ELF file";
+    return refuse("it is not an ELF file");
   }
   if (static_cast<unsigned char>(bytes[EI_CLASS]) != ELFCLASS64 ||
       static_cast<unsigned char>(bytes[EI_DATA]) != kData) {
-    return "it is a 32-bit or other-endian ELF file; this host needs a 64-bit one";
+    return refuse("it is a 32-bit or other-endian ELF file; this host needs a 64-bit one");
   }
   if (bytes.size() < sizeof(Elf64_Ehdr)) {
-    return fmt::format("the file is truncated: {} bytes, shorter than an ELF header", bytes.size());
+    return refuse(
+        fmt::format("the file is truncated: {} bytes, shorter than an ELF header", bytes.size()));
   }
   Elf64_Ehdr eh;
   std::memcpy(&eh, bytes.data(), sizeof eh);
   if (eh.e_type != ET_DYN)
-    return fmt::format("it is an ELF file of type {}, not a shared library", eh.e_type);
+    return refuse(fmt::format("it is an ELF file of type {}, not a shared library", eh.e_type));
   if (kMachine >= 0 && eh.e_machine != kMachine) {
-    return fmt::format("it is built for another machine (ELF machine {})", eh.e_machine);
+    return refuse(fmt::format("it is built for another machine (ELF machine {})", eh.e_machine));
   }
-  if (eh.e_phentsize != sizeof(Elf64_Phdr)) return "its program header size is wrong";
+  if (eh.e_phentsize != sizeof(Elf64_Phdr)) return refuse("its program header size is wrong");
   const uint64_t ph_end = eh.e_phoff + static_cast<uint64_t>(eh.e_phnum) * sizeof(Elf64_Phdr);
   if (eh.e_phoff > bytes.size() || ph_end > bytes.size()) {
-    return fmt::format("the file is truncated: program headers end at byte {} of {}", ph_end,
-                       bytes.size());
+    return refuse(fmt::format("the file is truncated: program headers end at byte {} of {}", ph_end,
+                              bytes.size()));
   }
   for (unsigned i = 0; i < eh.e_phnum; ++i) {
     Elf64_Phdr ph;
@@ -55,11 +61,11 @@ std::string CheckSharedObject(std::string_view bytes) {
     if (ph.p_filesz == 0) continue;
     const uint64_t end = ph.p_offset + ph.p_filesz;
     if (end < ph.p_offset || end > bytes.size()) {
-      return fmt::format("the file is truncated: segment {} ends at byte {} of {}", i, end,
-                         bytes.size());
+      return refuse(fmt::format("the file is truncated: segment {} ends at byte {} of {}", i, end,
+                                bytes.size()));
     }
   }
-  return {};
+  return Status();
 }
 
 }  // namespace nitric::host

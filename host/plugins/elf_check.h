@@ -7,14 +7,16 @@
 // first turns that into a refusal with a reason.
 #pragma once
 
-#include <string>
 #include <string_view>
+
+#include "host/base/status.h"
 
 namespace nitric::host {
 
-// Empty when `bytes` is a shared object for this machine whose header, program
-// headers and segments all lie inside the file; otherwise why not, e.g.
-// "the file is truncated: segment 2 ends at byte 15000 of 3000".
-std::string CheckSharedObject(std::string_view bytes);
+// OK when `bytes` is a shared object for this machine whose header, program
+// headers and segments all lie inside the file; otherwise INVALID_ARGUMENT
+// saying why not, e.g. "the file is truncated: segment 2 ends at byte 15000
+// of 3000".
+Status CheckSharedObject(std::string_view bytes);
 
 }  // namespace nitric::host

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "host/plugins/declarations.h"
+#include "host/base/declarations.h"
 #include "nitric/proto/websockets/v1/websockets.pb.h"
 
 namespace nitric::host {

@@ -19,13 +19,13 @@ namespace {
 
 // Plugin files of the folder in file name order; hidden files (an editor's
 // or installer's temporary ".x.so") are skipped.
-std::vector<fs::path> ListPluginFiles(const fs::path& folder, std::string* error) {
+StatusOr<std::vector<fs::path>> ListPluginFiles(const fs::path& folder) {
   std::vector<fs::path> files;
   std::error_code ec;
   fs::directory_iterator it(folder, ec);
   if (ec) {
-    *error = fmt::format("cannot read plugins folder {}: {}", folder.string(), ec.message());
-    return files;
+    return Status(NITRIC_ERR_UNAVAILABLE,
+                  fmt::format("cannot read plugins folder {}: {}", folder.string(), ec.message()));
   }
   for (const fs::directory_entry& entry : it) {
     const std::string name = entry.path().filename().string();
@@ -40,19 +40,19 @@ std::vector<fs::path> ListPluginFiles(const fs::path& folder, std::string* error
   return files;
 }
 
-bool ReadWholeFile(const fs::path& path, std::string* bytes, std::string* error) {
+Status ReadWholeFile(const fs::path& path, std::string* bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    *error = fmt::format("plugin {} cannot be read: {}", path.filename().string(),
-                         std::generic_category().message(errno));
-    return false;
+    return Status(NITRIC_ERR_UNAVAILABLE,
+                  fmt::format("plugin {} cannot be read: {}", path.filename().string(),
+                              std::generic_category().message(errno)));
   }
   bytes->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   if (in.bad()) {
-    *error = fmt::format("plugin {} cannot be read", path.filename().string());
-    return false;
+    return Status(NITRIC_ERR_UNAVAILABLE,
+                  fmt::format("plugin {} cannot be read", path.filename().string()));
   }
-  return true;
+  return Status();
 }
 
 const toml::table* ConfigFor(const GenerationOptions& options, const std::string& name) {
@@ -135,7 +135,14 @@ LoadedGeneration LoadGeneration(const GenerationOptions& options, const Generati
   }
 
   std::vector<fs::path> files;
-  if (report.folder_error.empty()) files = ListPluginFiles(options.folder, &report.folder_error);
+  if (report.folder_error.empty()) {
+    StatusOr<std::vector<fs::path>> listed = ListPluginFiles(options.folder);
+    if (listed.ok()) {
+      files = std::move(listed.value());
+    } else {
+      report.folder_error = listed.status().message();
+    }
+  }
 
   std::vector<std::shared_ptr<PluginInstance>> plugins;
   std::set<std::string> names;         // plugin names taken in this generation
@@ -171,9 +178,8 @@ LoadedGeneration LoadGeneration(const GenerationOptions& options, const Generati
 
     PluginFile file;
     file.path = path;
-    std::string error;
-    if (!ReadWholeFile(path, &file.bytes, &error)) {
-      r.reason = std::move(error);
+    if (Status read = ReadWholeFile(path, &file.bytes); !read.ok()) {
+      r.reason = read.message();
     } else {
       file.hash = ContentHash(file.bytes);
       if (old != nullptr && old->content_hash() == file.hash && SameConfig(options, *old)) {

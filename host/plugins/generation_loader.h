@@ -29,7 +29,7 @@
 #include <spdlog/logger.h>
 #include <toml++/toml.h>
 
-#include "host/membrane/membrane_client.h"
+#include "host/base/membrane_client.h"
 #include "host/plugins/generation.h"
 #include "host/plugins/plugin_generation.h"
 #include "host/plugins/staging_area.h"

@@ -19,8 +19,6 @@
 namespace nitric::host {
 namespace {
 
-namespace wsproto = ::nitric::proto::websockets::v1;
-
 // Plain std::string thread_locals: the HOST owns them (the host is never
 // unloaded), so their destructors pin nothing.
 thread_local std::string t_last_error;
@@ -35,41 +33,15 @@ nitric_status Fail(nitric_status status, std::string text) {
   return status;
 }
 
-// `op target[/item]` names the call in the error text; formatted only on
-// failure, so a successful call costs no allocation here.
-nitric_status FromGrpc(const grpc::Status& s, std::string_view op, std::string_view target,
-                       std::string_view item = {}) {
+// A membrane call's result for the plugin: its code, and its message behind
+// `op target[/item]` in last_error(). The membrane client chose the code
+// (host/base/membrane_client.h); formatted only on failure, so a successful
+// call costs no allocation here.
+nitric_status FromStatus(const Status& s, std::string_view op, std::string_view target,
+                         std::string_view item = {}) {
   if (s.ok()) return NITRIC_OK;
-  nitric_status status;
-  switch (s.error_code()) {
-    case grpc::StatusCode::NOT_FOUND:
-      status = NITRIC_ERR_NOT_FOUND;
-      break;
-    case grpc::StatusCode::INVALID_ARGUMENT:
-    case grpc::StatusCode::OUT_OF_RANGE:
-      status = NITRIC_ERR_INVALID_ARGUMENT;
-      break;
-    case grpc::StatusCode::PERMISSION_DENIED:
-    case grpc::StatusCode::UNAUTHENTICATED:
-      status = NITRIC_ERR_PERMISSION_DENIED;
-      break;
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-    case grpc::StatusCode::ABORTED:
-    case grpc::StatusCode::CANCELLED:
-      status = NITRIC_ERR_UNAVAILABLE;
-      break;
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      status = NITRIC_ERR_FAILED_PRECONDITION;
-      break;
-    default:
-      status = NITRIC_ERR_INTERNAL;
-      break;
-  }
-  return Fail(status,
-              fmt::format("{} {}{}{}: {} (gRPC code {})", op, target, item.empty() ? "" : "/", item,
-                          s.error_message(), static_cast<int>(s.error_code())));
+  return Fail(s.code(),
+              fmt::format("{} {}{}{}: {}", op, target, item.empty() ? "" : "/", item, s.message()));
 }
 
 // ---- checks shared by the calls ----
@@ -187,10 +159,9 @@ nitric_status ApiConfigGet(nitric_host* host, const char* path, size_t path_len,
   if (host == nullptr || out == nullptr || (path == nullptr && path_len != 0)) {
     return Fail(NITRIC_ERR_INVALID_ARGUMENT, "config_get: NULL argument");
   }
-  std::string error;
-  nitric_status st = LookupConfig(
-      host->config, std::string_view(path != nullptr ? path : "", path_len), out, &error);
-  return st == NITRIC_OK ? st : Fail(st, std::move(error));
+  const Status st =
+      LookupConfig(host->config, std::string_view(path != nullptr ? path : "", path_len), out);
+  return st.ok() ? NITRIC_OK : Fail(st.code(), st.message());
 }
 
 // ---- declarations ----
@@ -336,15 +307,15 @@ nitric_status ApiWsSend(nitric_host* host, nitric_str socket, nitric_str connect
     batch->Start(host->membrane, View(socket), View(connection_id), View(data));
     return NITRIC_OK;
   }
-  return FromGrpc(host->membrane->Send(View(socket), View(connection_id), View(data)), "ws_send",
-                  View(socket), View(connection_id));
+  return FromStatus(host->membrane->Send(View(socket), View(connection_id), View(data)), "ws_send",
+                    View(socket), View(connection_id));
 }
 
 nitric_status ApiWsClose(nitric_host* host, nitric_str socket, nitric_str connection_id) {
   if (nitric_status st = CheckSocket(host, View(socket), "ws_close"); st != NITRIC_OK) return st;
   AwaitPipelinedSends();
-  return FromGrpc(host->membrane->Close(View(socket), View(connection_id)), "ws_close",
-                  View(socket), View(connection_id));
+  return FromStatus(host->membrane->Close(View(socket), View(connection_id)), "ws_close",
+                    View(socket), View(connection_id));
 }
 
 nitric_status ApiWsDetails(nitric_host* host, nitric_str socket, nitric_buffer* url) {
@@ -352,7 +323,7 @@ nitric_status ApiWsDetails(nitric_host* host, nitric_str socket, nitric_buffer* 
   if (nitric_status st = CheckSocket(host, View(socket), "ws_details"); st != NITRIC_OK) return st;
   std::string text;
   nitric_status st =
-      FromGrpc(host->membrane->SocketUrl(View(socket), &text), "ws_details", View(socket));
+      FromStatus(host->membrane->SocketUrl(View(socket), &text), "ws_details", View(socket));
   return st == NITRIC_OK ? FillBuffer(text, url) : st;
 }
 
@@ -366,8 +337,8 @@ nitric_status ApiKvGet(nitric_host* host, nitric_str store, nitric_str key,
   if (nitric_status st = CheckKey(View(key), "kv_get"); st != NITRIC_OK) return st;
   std::string json;
   AwaitPipelinedSends();
-  nitric_status st = FromGrpc(host->membrane->KvGet(View(store), View(key), &json), "kv_get",
-                              View(store), View(key));
+  nitric_status st = FromStatus(host->membrane->KvGet(View(store), View(key), &json), "kv_get",
+                                View(store), View(key));
   return st == NITRIC_OK ? FillBuffer(json, json_out) : st;
 }
 
@@ -384,8 +355,8 @@ nitric_status ApiKvSet(nitric_host* host, nitric_str store, nitric_str key, nitr
         fmt::format("kv_set {}/{}: the value must be JSON object text", View(store), View(key)));
   }
   AwaitPipelinedSends();
-  return FromGrpc(host->membrane->KvSet(View(store), View(key), text), "kv_set", View(store),
-                  View(key));
+  return FromStatus(host->membrane->KvSet(View(store), View(key), text), "kv_set", View(store),
+                    View(key));
 }
 
 nitric_status ApiKvDelete(nitric_host* host, nitric_str store, nitric_str key) {
@@ -395,8 +366,8 @@ nitric_status ApiKvDelete(nitric_host* host, nitric_str store, nitric_str key) {
   }
   if (nitric_status st = CheckKey(View(key), "kv_delete"); st != NITRIC_OK) return st;
   AwaitPipelinedSends();
-  return FromGrpc(host->membrane->KvDelete(View(store), View(key)), "kv_delete", View(store),
-                  View(key));
+  return FromStatus(host->membrane->KvDelete(View(store), View(key)), "kv_delete", View(store),
+                    View(key));
 }
 
 nitric_status ApiKvKeys(nitric_host* host, nitric_str store, nitric_str prefix,
@@ -407,8 +378,8 @@ nitric_status ApiKvKeys(nitric_host* host, nitric_str store, nitric_str prefix,
     return st;
   auto iter = std::make_unique<nitric_key_iter>();
   AwaitPipelinedSends();
-  nitric_status st = FromGrpc(host->membrane->KvKeys(View(store), View(prefix), &iter->keys),
-                              "kv_keys", View(store));
+  nitric_status st = FromStatus(host->membrane->KvKeys(View(store), View(prefix), &iter->keys),
+                                "kv_keys", View(store));
   if (st == NITRIC_OK) *iter_out = iter.release();
   return st;
 }
@@ -476,7 +447,7 @@ const nitric_host_api kHostApi = {
 const nitric_host_api* HostApi() { return &kHostApi; }
 
 nitric_status SendFailed(const SendBatch::Failure& failure) {
-  return FromGrpc(failure.status, "ws_send", failure.socket, failure.connection);
+  return FromStatus(failure.status, "ws_send", failure.socket, failure.connection);
 }
 
 void ClearCallError() { t_call_error.clear(); }

@@ -18,9 +18,8 @@
 #include <spdlog/logger.h>
 #include <toml++/toml.h>
 
+#include "host/base/membrane_client.h"
 #include "host/plugins/send_batch.h"
-
-#include "host/membrane/membrane_client.h"
 #include "nitric/proto/websockets/v1/websockets.pb.h"
 
 namespace nitric::host {

@@ -60,10 +60,13 @@ std::string PermissionText(uint32_t allow) {
   return out.empty() ? "none" : out;
 }
 
+// A plugin file this host cannot use as it is.
+Status Refuse(std::string why) { return Status(NITRIC_ERR_INVALID_ARGUMENT, std::move(why)); }
+
 }  // namespace
 
-LoadResult<std::shared_ptr<PluginInstance>> PluginInstance::Load(const PluginFile& file,
-                                                                 const PluginLoadContext& ctx) {
+StatusOr<std::shared_ptr<PluginInstance>> PluginInstance::Load(const PluginFile& file,
+                                                               const PluginLoadContext& ctx) {
   const std::string file_name = file.path.filename().string();
   std::string stem = file.path.stem().string();
   if (!ValidName(stem)) stem = "plugin";  // only used for the staged name here
@@ -79,15 +82,15 @@ LoadResult<std::shared_ptr<PluginInstance>> PluginInstance::Load(const PluginFil
   self->library_ = std::make_unique<boost::dll::shared_library>();
 
   // 0. A structural check: dlopen of a truncated file would SIGBUS the host.
-  if (std::string why = CheckSharedObject(file.bytes); !why.empty()) {
-    return LoadStatus::Error(fmt::format("plugin {} is not a shared object: {}", file_name, why));
+  if (Status elf = CheckSharedObject(file.bytes); !elf.ok()) {
+    return Refuse(fmt::format("plugin {} is not a shared object: {}", file_name, elf.message()));
   }
 
   // 1. Stage: the host never maps a file of the plugins folder.
-  LoadResult<fs::path> staged = ctx.staging->Stage(stem, file.hash, file.bytes);
+  StatusOr<fs::path> staged = ctx.staging->Stage(stem, file.hash, file.bytes);
   if (!staged.ok()) {
-    return LoadStatus::Error(
-        fmt::format("plugin {} cannot be staged: {}", file_name, staged.status().message()));
+    return Status(staged.status().code(), fmt::format("plugin {} cannot be staged: {}", file_name,
+                                                      staged.status().message()));
   }
   self->staged_path_ = staged.value();
 
@@ -97,13 +100,13 @@ LoadResult<std::shared_ptr<PluginInstance>> PluginInstance::Load(const PluginFil
   self->library_->load(self->staged_path_, ec,
                        boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now);
   if (ec) {
-    return LoadStatus::Error(fmt::format("plugin {} cannot be loaded: {}", file_name,
-                                         DlopenReason(self->staged_path_, ec.message())));
+    return Refuse(fmt::format("plugin {} cannot be loaded: {}", file_name,
+                              DlopenReason(self->staged_path_, ec.message())));
   }
 
   // 3. The entry symbol, and the ABI check before anything else runs.
   if (!self->library_->has(NITRIC_PLUGIN_ENTRY_SYMBOL)) {
-    return LoadStatus::Error(
+    return Refuse(
         fmt::format("plugin {} has no entry symbol {}: define it with NITRIC_PLUGIN(...) (C++) or "
                     "NITRIC_PLUGIN_ENTRY (C)",
                     file_name, NITRIC_PLUGIN_ENTRY_SYMBOL));
@@ -111,28 +114,27 @@ LoadResult<std::shared_ptr<PluginInstance>> PluginInstance::Load(const PluginFil
   auto entry = self->library_->get<const nitric_plugin_descriptor*()>(NITRIC_PLUGIN_ENTRY_SYMBOL);
   const nitric_plugin_descriptor* desc = entry();
   if (desc == nullptr) {
-    return LoadStatus::Error(
+    return Refuse(
         fmt::format("plugin {}: {} returned no descriptor", file_name, NITRIC_PLUGIN_ENTRY_SYMBOL));
   }
   if (desc->abi_major != NITRIC_ABI_MAJOR) {
-    return LoadStatus::Error(fmt::format(
+    return Refuse(fmt::format(
         "plugin {} was built for ABI {}, this host speaks ABI {}: rebuild it against this "
         "host's plugin.h",
         file_name, desc->abi_major, NITRIC_ABI_MAJOR));
   }
   if (!NITRIC_DESCRIPTOR_HAS(desc, init) || desc->init == nullptr) {
-    return LoadStatus::Error(
-        fmt::format("plugin {} has no init function in its descriptor", file_name));
+    return Refuse(fmt::format("plugin {} has no init function in its descriptor", file_name));
   }
   if (desc->name != nullptr) {
     if (!ValidName(desc->name)) {
-      return LoadStatus::Error(
+      return Refuse(
           fmt::format("plugin {} has an invalid name '{}': use letters, digits, '_' and '-'",
                       file_name, desc->name));
     }
     self->host_->plugin_name = desc->name;
   } else if (!ValidName(self->host_->plugin_name)) {
-    return LoadStatus::Error(fmt::format(
+    return Refuse(fmt::format(
         "plugin {} needs a name: rename the file to letters, digits, '_' and '-', or set the "
         "descriptor's name",
         file_name));
@@ -166,9 +168,8 @@ LoadResult<std::shared_ptr<PluginInstance>> PluginInstance::Load(const PluginFil
     self->export_state_ = nullptr;
     self->plugin_state_ = nullptr;
     const std::string& why = CallError();
-    return LoadStatus::Error(fmt::format("plugin {} failed to initialise ({}): {}", file_name,
-                                         nitric_status_name(st),
-                                         why.empty() ? "no reason given" : why));
+    return Status(st, fmt::format("plugin {} failed to initialise ({}): {}", file_name,
+                                  nitric_status_name(st), why.empty() ? "no reason given" : why));
   }
   host.phase.store(nitric_host::kServing, std::memory_order_release);
 

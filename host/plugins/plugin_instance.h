@@ -24,10 +24,10 @@
 #include <spdlog/logger.h>
 #include <toml++/toml.h>
 
-#include "host/membrane/membrane_client.h"
-#include "host/plugins/declarations.h"
+#include "host/base/declarations.h"
+#include "host/base/membrane_client.h"
+#include "host/base/status.h"
 #include "host/plugins/host_context.h"
-#include "host/plugins/load_status.h"
 #include "host/plugins/staging_area.h"
 
 namespace boost::dll {
@@ -61,8 +61,8 @@ struct PluginLoadContext {
 class PluginInstance {
  public:
   // Loads `file`, or says why not in one sentence naming the file.
-  static LoadResult<std::shared_ptr<PluginInstance>> Load(const PluginFile& file,
-                                                          const PluginLoadContext& ctx);
+  static StatusOr<std::shared_ptr<PluginInstance>> Load(const PluginFile& file,
+                                                        const PluginLoadContext& ctx);
 
   ~PluginInstance();
   PluginInstance(const PluginInstance&) = delete;

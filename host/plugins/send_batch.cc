@@ -1,6 +1,6 @@
 #include "host/plugins/send_batch.h"
 
-#include "host/membrane/membrane_client.h"
+#include "host/base/membrane_client.h"
 
 namespace nitric::host {
 
@@ -44,7 +44,7 @@ void SendBatch::Start(MembraneClient* client, std::string_view socket, std::stri
   std::shared_ptr<State> state = state_;
   client->SendAsync(socket, connection, data,
                     [state, target = std::move(target), socket = std::string(socket),
-                     connection = std::string(connection)](const grpc::Status& status) {
+                     connection = std::string(connection)](const Status& status) {
                       std::lock_guard<std::mutex> lock(state->mu);
                       --state->in_flight;
                       state->targets.erase(state->targets.find(target));

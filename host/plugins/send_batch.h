@@ -33,7 +33,7 @@
 #include <string>
 #include <string_view>
 
-#include <grpcpp/support/status.h>
+#include "host/base/status.h"
 
 namespace nitric::host {
 
@@ -45,7 +45,7 @@ class SendBatch {
 
   // The first failed send of a batch.
   struct Failure {
-    grpc::Status status;
+    Status status;
     std::string socket;
     std::string connection;
   };

@@ -52,13 +52,14 @@ void RemoveStaleAreas(const fs::path& parent) {
 
 }  // namespace
 
-LoadResult<std::shared_ptr<StagingArea>> StagingArea::Create(const fs::path& parent_in) {
+StatusOr<std::shared_ptr<StagingArea>> StagingArea::Create(const fs::path& parent_in) {
   const fs::path parent = parent_in.empty() ? DefaultParent() : parent_in;
   RemoveStaleAreas(parent);
   std::string templ = (parent / fmt::format("{}{}-XXXXXX", kPrefix, ::getpid())).string();
   if (::mkdtemp(templ.data()) == nullptr) {
-    return LoadStatus::Error(fmt::format("cannot create a plugin staging folder in {}: {}",
-                                         parent.string(), std::strerror(errno)));
+    return Status(NITRIC_ERR_INTERNAL,
+                  fmt::format("cannot create a plugin staging folder in {}: {}", parent.string(),
+                              std::strerror(errno)));
   }
   return std::shared_ptr<StagingArea>(new StagingArea(templ));
 }
@@ -68,14 +69,14 @@ StagingArea::~StagingArea() {
   fs::remove_all(dir_, ignored);
 }
 
-LoadResult<fs::path> StagingArea::Stage(std::string_view stem, std::string_view hash,
-                                        std::string_view bytes) {
+StatusOr<fs::path> StagingArea::Stage(std::string_view stem, std::string_view hash,
+                                      std::string_view bytes) {
   const uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
   fs::path path = dir_ / fmt::format("{}-{}-{}.so", stem, hash.substr(0, 16), id);
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
   if (fd < 0) {
-    return LoadStatus::Error(
-        fmt::format("cannot stage a copy at {}: {}", path.string(), std::strerror(errno)));
+    return Status(NITRIC_ERR_INTERNAL, fmt::format("cannot stage a copy at {}: {}", path.string(),
+                                                   std::strerror(errno)));
   }
   size_t done = 0;
   while (done < bytes.size()) {
@@ -85,16 +86,16 @@ LoadResult<fs::path> StagingArea::Stage(std::string_view stem, std::string_view 
       const int err = errno;
       ::close(fd);
       ::unlink(path.c_str());
-      return LoadStatus::Error(
-          fmt::format("cannot stage a copy at {}: {}", path.string(), std::strerror(err)));
+      return Status(NITRIC_ERR_INTERNAL, fmt::format("cannot stage a copy at {}: {}", path.string(),
+                                                     std::strerror(err)));
     }
     done += static_cast<size_t>(n);
   }
   if (::close(fd) != 0) {
     const int err = errno;
     ::unlink(path.c_str());
-    return LoadStatus::Error(
-        fmt::format("cannot stage a copy at {}: {}", path.string(), std::strerror(err)));
+    return Status(NITRIC_ERR_INTERNAL,
+                  fmt::format("cannot stage a copy at {}: {}", path.string(), std::strerror(err)));
   }
   return path;
 }

@@ -19,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "host/plugins/load_status.h"
+#include "host/base/status.h"
 
 namespace nitric::host {
 
@@ -28,7 +28,7 @@ class StagingArea {
   // Creates "nitric-host-<pid>-XXXXXX" (mode 0700) under `parent`; an empty
   // `parent` means $XDG_RUNTIME_DIR when set, else the system temp folder.
   // The parent must not be mounted noexec (dlopen maps the files executable).
-  static LoadResult<std::shared_ptr<StagingArea>> Create(const std::filesystem::path& parent = {});
+  static StatusOr<std::shared_ptr<StagingArea>> Create(const std::filesystem::path& parent = {});
 
   // Removes the folder and whatever is still in it.
   ~StagingArea();
@@ -39,8 +39,8 @@ class StagingArea {
 
   // Writes `bytes` to a new file named after `stem` and `hash`, unique for
   // the life of this area even when the same content is staged twice.
-  LoadResult<std::filesystem::path> Stage(std::string_view stem, std::string_view hash,
-                                          std::string_view bytes);
+  StatusOr<std::filesystem::path> Stage(std::string_view stem, std::string_view hash,
+                                        std::string_view bytes);
 
  private:
   explicit StagingArea(std::filesystem::path dir) : dir_(std::move(dir)) {}

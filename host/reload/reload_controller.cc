@@ -8,11 +8,11 @@ namespace nitric::host {
 
 ReloadController::ReloadController(GenerationOptions options,
                                    std::optional<std::filesystem::path> config_file,
-                                   GenerationSlot* slot, MembraneSession* session)
+                                   GenerationSlot* slot, DeclareFn declare)
     : options_(std::move(options)),
       config_file_(std::move(config_file)),
       slot_(slot),
-      session_(session) {}
+      declare_(std::move(declare)) {}
 
 GenerationReport ReloadController::LoadInitial() {
   return Publish(LoadGeneration(options_, nullptr));
@@ -23,32 +23,28 @@ GenerationReport ReloadController::Reload() {
     // Plugin settings may change with a reload; the rest of the config needs
     // a restart. A config that no longer parses keeps the tables in use.
     ConfigResult reread = LoadConfig(config_file_);
-    if (reread.ok) {
+    if (reread.status.ok()) {
       options_.plugin_configs = std::move(reread.config.plugins);
     } else {
       spdlog::error("reload: config not re-read, keeping the plugin settings in use: {}",
-                    reread.error);
+                    reread.status.message());
     }
   }
-  const std::shared_ptr<PluginGeneration> previous = current();
+  const std::shared_ptr<const PluginGeneration> previous = current();
   // Published even when nothing changed: unchanged plugins are shared, so
   // this costs nothing, and the generation number counts reloads.
   return Publish(LoadGeneration(options_, previous.get()));
 }
 
 GenerationReport ReloadController::Publish(LoadedGeneration loaded) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    current_ = loaded.generation;
-  }
   slot_->Publish(loaded.generation);
-  if (session_ != nullptr) session_->Want(loaded.generation->declarations());
+  if (declare_) declare_(loaded.generation->declarations());
   return std::move(loaded.report);
 }
 
-std::shared_ptr<PluginGeneration> ReloadController::current() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return current_;
+std::shared_ptr<const PluginGeneration> ReloadController::current() const {
+  // Only this controller publishes PluginGenerations to the slot.
+  return std::dynamic_pointer_cast<const PluginGeneration>(slot_->Current());
 }
 
 }  // namespace nitric::host

@@ -8,12 +8,11 @@ namespace {
 
 TEST(CliTest, EveryFlag) {
   CliOptions o;
-  std::string error;
-  ASSERT_TRUE(
+  const Status st =
       ParseCli({"--plugins", "p", "--config=c.toml", "--log-level", "debug", "--log-format=json",
                 "--dev", "--dev-data", "d", "--dev-port=0", "--watch", "--check"},
-               &o, &error))
-      << error;
+               &o);
+  ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_EQ(o.plugins, std::filesystem::path("p"));
   EXPECT_EQ(o.config, std::filesystem::path("c.toml"));
   EXPECT_EQ(o.log_level, spdlog::level::debug);
@@ -28,18 +27,20 @@ TEST(CliTest, EveryFlag) {
 
 TEST(CliTest, ReloadIsASubcommandThatTakesOnlyWhereTheHostIs) {
   CliOptions o;
-  std::string error;
-  ASSERT_TRUE(ParseCli({"reload", "--pid-file", "/run/h.pid"}, &o, &error)) << error;
+  Status st = ParseCli({"reload", "--pid-file", "/run/h.pid"}, &o);
+  ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_TRUE(o.reload);
   EXPECT_EQ(o.pid_file, std::filesystem::path("/run/h.pid"));
 
   CliOptions with_plugins;
-  EXPECT_FALSE(ParseCli({"reload", "--plugins", "p"}, &with_plugins, &error));
-  EXPECT_EQ(error, "reload takes only --pid-file FILE or --config FILE (see --help)");
+  st = ParseCli({"reload", "--plugins", "p"}, &with_plugins);
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), "reload takes only --pid-file FILE or --config FILE (see --help)");
   // Only the first word is a subcommand.
   CliOptions later;
-  EXPECT_FALSE(ParseCli({"--watch", "reload"}, &later, &error));
-  EXPECT_EQ(error, "unknown argument \"reload\" (see --help)");
+  st = ParseCli({"--watch", "reload"}, &later);
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), "unknown argument \"reload\" (see --help)");
 }
 
 TEST(CliTest, UsageErrorsSayWhatIsWrong) {
@@ -57,9 +58,9 @@ TEST(CliTest, UsageErrorsSayWhatIsWrong) {
            {{"--frobnicate"}, "unknown argument \"--frobnicate\" (see --help)"},
        }) {
     CliOptions o;
-    std::string error;
-    EXPECT_FALSE(ParseCli(c.args, &o, &error));
-    EXPECT_EQ(error, c.error);
+    const Status st = ParseCli(c.args, &o);
+    EXPECT_FALSE(st.ok());
+    EXPECT_EQ(st.message(), c.error);
   }
 }
 

@@ -14,7 +14,7 @@ ConfigResult Parse(std::string_view text) { return ParseConfig(text, "/etc/nitri
 
 TEST(ConfigTest, NoFileMeansBuiltInDefaults) {
   ConfigResult r = LoadConfig(std::nullopt);
-  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
   EXPECT_EQ(r.config.membrane_address, "127.0.0.1:50051");
   EXPECT_EQ(r.config.service_name, "nitric-host");
   EXPECT_EQ(r.config.plugins_dir, "plugins");
@@ -49,7 +49,7 @@ token = "s3cret"
 sockets = ["public", "admin"]
 [plugins.echo]
 )");
-  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
   EXPECT_EQ(r.config.membrane_address, "127.0.0.1:6000");
   EXPECT_EQ(r.config.service_name, "chat");
   EXPECT_EQ(r.config.call_timeout, std::chrono::milliseconds(2500));
@@ -68,19 +68,19 @@ sockets = ["public", "admin"]
 
 TEST(ConfigTest, AbsolutePluginsDirIsKept) {
   ConfigResult r = Parse("[host]\nplugins_dir = \"/opt/plugins\"\n");
-  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
   EXPECT_EQ(r.config.plugins_dir, "/opt/plugins");
 }
 
 TEST(ConfigTest, WorkersZeroMeansAutomatic) {
   ConfigResult r = Parse("[host]\nworkers = 0\n");
-  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
   EXPECT_EQ(r.config.workers, HostConfig::DefaultWorkers());
 }
 
 TEST(ConfigTest, TheShippedConfigFileIsValidAndWarningFree) {
   ConfigResult r = LoadConfig(std::filesystem::path(NITRIC_SOURCE_DIR) / "config/nitric-host.toml");
-  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
   EXPECT_TRUE(r.warnings.empty()) << r.warnings.front();
   EXPECT_EQ(r.config.membrane_address, "127.0.0.1:50051");
   EXPECT_EQ(r.config.workers, HostConfig::DefaultWorkers());
@@ -88,7 +88,7 @@ TEST(ConfigTest, TheShippedConfigFileIsValidAndWarningFree) {
 
 TEST(ConfigTest, UnknownKeysAreWarningsWithTheirLine) {
   ConfigResult r = Parse("colour = 1\n[host]\nworkers = 2\nspeed = \"fast\"\n[extra]\n");
-  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
   ASSERT_EQ(r.warnings.size(), 3u);
   EXPECT_EQ(r.warnings[0], "/etc/nitric/host.toml:1:1: unknown key colour (ignored)");
   // Tables are walked in key order.
@@ -107,8 +107,8 @@ class ConfigErrorTest : public ::testing::TestWithParam<BadConfig> {};
 
 TEST_P(ConfigErrorTest, IsRefusedWithFileLineAndKey) {
   ConfigResult r = Parse(GetParam().text);
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.error, GetParam().error);
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_EQ(r.status.message(), GetParam().error);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -143,8 +143,9 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(ConfigTest, MissingFileIsAnError) {
   ConfigResult r = LoadConfig(std::filesystem::path("/nonexistent/nitric-host.toml"));
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.error, "/nonexistent/nitric-host.toml: cannot read config file (no such file)");
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_EQ(r.status.message(),
+            "/nonexistent/nitric-host.toml: cannot read config file (no such file)");
 }
 
 TEST(ConfigTest, FileErrorsNameTheFile) {
@@ -152,13 +153,14 @@ TEST(ConfigTest, FileErrorsNameTheFile) {
   const auto path = dir.path() / "bad.toml";
   std::ofstream(path) << "[log]\nlevel = 3\n";
   ConfigResult r = LoadConfig(path);
-  EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.error, path.string() + ":2:9: log.level: expected a string, got an integer");
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_EQ(r.status.message(),
+            path.string() + ":2:9: log.level: expected a string, got an integer");
 }
 
 TEST(ConfigTest, ServiceAddressOverridesTheFile) {
   ConfigResult r = Parse("[membrane]\naddress = \"127.0.0.1:1\"\n");
-  ASSERT_TRUE(r.ok);
+  ASSERT_TRUE(r.status.ok());
   setenv("SERVICE_ADDRESS", "127.0.0.1:2", 1);
   ApplyEnvironment(&r.config);
   unsetenv("SERVICE_ADDRESS");

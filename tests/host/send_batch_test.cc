@@ -12,7 +12,7 @@
 #include <mutex>
 #include <thread>
 
-#include "host/membrane/membrane_client.h"
+#include "host/base/membrane_client.h"
 
 namespace nitric::host {
 namespace {
@@ -43,24 +43,17 @@ class SlowMembrane final : public MembraneClient {
         --in_flight_;
         --per_target_[target];
       }
-      done(target == "gone" ? grpc::Status(grpc::StatusCode::NOT_FOUND, "no such connection")
-                            : grpc::Status::OK);
+      done(target == "gone" ? Status(NITRIC_ERR_NOT_FOUND, "no such connection") : Status());
     });
   }
-  grpc::Status Send(std::string_view, std::string_view, std::string_view) override {
-    return grpc::Status::OK;
-  }
-  grpc::Status Close(std::string_view, std::string_view) override { return grpc::Status::OK; }
-  grpc::Status SocketUrl(std::string_view, std::string*) override { return grpc::Status::OK; }
-  grpc::Status KvGet(std::string_view, std::string_view, std::string*) override {
-    return grpc::Status::OK;
-  }
-  grpc::Status KvSet(std::string_view, std::string_view, std::string_view) override {
-    return grpc::Status::OK;
-  }
-  grpc::Status KvDelete(std::string_view, std::string_view) override { return grpc::Status::OK; }
-  grpc::Status KvKeys(std::string_view, std::string_view, std::vector<std::string>*) override {
-    return grpc::Status::OK;
+  Status Send(std::string_view, std::string_view, std::string_view) override { return Status(); }
+  Status Close(std::string_view, std::string_view) override { return Status(); }
+  Status SocketUrl(std::string_view, std::string*) override { return Status(); }
+  Status KvGet(std::string_view, std::string_view, std::string*) override { return Status(); }
+  Status KvSet(std::string_view, std::string_view, std::string_view) override { return Status(); }
+  Status KvDelete(std::string_view, std::string_view) override { return Status(); }
+  Status KvKeys(std::string_view, std::string_view, std::vector<std::string>*) override {
+    return Status();
   }
 
   int in_flight() {
@@ -96,7 +89,7 @@ TEST(SendBatchTest, FinishReportsTheFirstFailureAndTheBatchCanBeReused) {
   batch.Start(&membrane, "s", "b", "x");
   auto failure = batch.Finish();
   ASSERT_NE(failure, nullptr);
-  EXPECT_EQ(failure->status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(failure->status.code(), NITRIC_ERR_NOT_FOUND);
   EXPECT_EQ(failure->socket, "s");
   EXPECT_EQ(failure->connection, "gone");
   batch.Start(&membrane, "s", "a", "x");

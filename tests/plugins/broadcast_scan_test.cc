@@ -26,10 +26,10 @@ using testing::ScratchFolder;
 // UNAVAILABLE, as a membrane that restarts mid-scan does.
 class ScanBreaksMembrane : public FakeMembrane {
  public:
-  grpc::Status KvKeys(std::string_view, std::string_view, std::vector<std::string>* keys) override {
+  Status KvKeys(std::string_view, std::string_view, std::vector<std::string>* keys) override {
     keys->push_back("c1");
     keys->push_back("c2");
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "scan stream reset");
+    return Status(NITRIC_ERR_UNAVAILABLE, "scan stream reset");
   }
 };
 

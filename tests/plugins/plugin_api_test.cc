@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <toml++/toml.h>
 
+#include "host/membrane/grpc_membrane_client.h"
 #include "host/plugins/config_lookup.h"
 #include "host/plugins/host_context.h"
 #include "plugin_test_support.h"
@@ -171,12 +172,13 @@ TEST(HostApiWithoutMembrane, CallsAreUnavailable) {
   EXPECT_NE(std::string(c.api->last_error()).find("--check"), std::string::npos);
 }
 
-// A membrane that fails every call with one gRPC code.
+// A membrane that fails every call with one gRPC code, mapped to a nitric
+// status as the gRPC membrane client maps it.
 class FailingMembrane : public FakeMembrane {
  public:
   explicit FailingMembrane(grpc::StatusCode code) : code_(code) {}
-  grpc::Status Send(std::string_view, std::string_view, std::string_view) override {
-    return grpc::Status(code_, "boom");
+  Status Send(std::string_view, std::string_view, std::string_view) override {
+    return StatusFromGrpc(grpc::Status(code_, "boom"));
   }
 
  private:
@@ -241,8 +243,8 @@ class ConfigLookup : public ::testing::Test {
 
   nitric_config_value Get(std::string_view path, nitric_status expected = NITRIC_OK) {
     nitric_config_value v;
-    std::string error;
-    EXPECT_EQ(LookupConfig(table_, path, &v, &error), expected) << path << ": " << error;
+    const Status st = LookupConfig(table_, path, &v);
+    EXPECT_EQ(st.code(), expected) << path << ": " << st.message();
     return v;
   }
 };
@@ -294,9 +296,9 @@ TEST_F(ConfigLookup, MissingKeysAreNoneNotErrors) {
 
 TEST_F(ConfigLookup, DatesAreRefusedWithAHint) {
   nitric_config_value v;
-  std::string error;
-  EXPECT_EQ(LookupConfig(table_, "when", &v, &error), NITRIC_ERR_INVALID_ARGUMENT);
-  EXPECT_NE(error.find("quoted string"), std::string::npos);
+  const Status st = LookupConfig(table_, "when", &v);
+  EXPECT_EQ(st.code(), NITRIC_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(st.message().find("quoted string"), std::string::npos);
 }
 
 }  // namespace

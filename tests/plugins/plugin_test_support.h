@@ -20,7 +20,7 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
-#include "host/membrane/membrane_client.h"
+#include "host/base/membrane_client.h"
 #include "host/plugins/generation_loader.h"
 #include "nitric/proto/websockets/v1/websockets.pb.h"
 
@@ -45,12 +45,12 @@ class FakeMembrane : public MembraneClient {
     for (auto& t : completers_) t.join();
   }
 
-  grpc::Status Send(std::string_view socket, std::string_view id, std::string_view data) override {
+  Status Send(std::string_view socket, std::string_view id, std::string_view data) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (fail_sends_) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "membrane down");
+    if (fail_sends_) return Status(NITRIC_ERR_UNAVAILABLE, "membrane down");
     sent_.push_back({std::string(socket), std::string(id), std::string(data)});
     calls_.push_back("send " + std::string(id) + " " + std::string(data));
-    return grpc::Status::OK;
+    return Status();
   }
   // With set_pipelined(true), like the gRPC client: the send completes later
   // (5 ms), on another thread.
@@ -68,41 +68,41 @@ class FakeMembrane : public MembraneClient {
       done(Send(socket, id, data));
     });
   }
-  grpc::Status Close(std::string_view socket, std::string_view id) override {
+  Status Close(std::string_view socket, std::string_view id) override {
     std::lock_guard<std::mutex> lock(mu_);
     closed_.push_back(std::string(socket) + "/" + std::string(id));
     calls_.push_back("close " + std::string(id));
-    return grpc::Status::OK;
+    return Status();
   }
-  grpc::Status SocketUrl(std::string_view socket, std::string* url) override {
+  Status SocketUrl(std::string_view socket, std::string* url) override {
     *url = "ws://127.0.0.1:4001/" + std::string(socket);
-    return grpc::Status::OK;
+    return Status();
   }
-  grpc::Status KvGet(std::string_view store, std::string_view key, std::string* json) override {
+  Status KvGet(std::string_view store, std::string_view key, std::string* json) override {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = kv_.find(Key(store, key));
-    if (it == kv_.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such key");
+    if (it == kv_.end()) return Status(NITRIC_ERR_NOT_FOUND, "no such key");
     *json = it->second;
-    return grpc::Status::OK;
+    return Status();
   }
-  grpc::Status KvSet(std::string_view store, std::string_view key, std::string_view json) override {
+  Status KvSet(std::string_view store, std::string_view key, std::string_view json) override {
     std::lock_guard<std::mutex> lock(mu_);
     kv_[Key(store, key)] = std::string(json);
-    return grpc::Status::OK;
+    return Status();
   }
-  grpc::Status KvDelete(std::string_view store, std::string_view key) override {
+  Status KvDelete(std::string_view store, std::string_view key) override {
     std::lock_guard<std::mutex> lock(mu_);
     kv_.erase(Key(store, key));
-    return grpc::Status::OK;
+    return Status();
   }
-  grpc::Status KvKeys(std::string_view store, std::string_view prefix,
-                      std::vector<std::string>* keys) override {
+  Status KvKeys(std::string_view store, std::string_view prefix,
+                std::vector<std::string>* keys) override {
     std::lock_guard<std::mutex> lock(mu_);
     const std::string head = std::string(store) + '\0' + std::string(prefix);
     for (const auto& [k, v] : kv_) {
       if (k.rfind(head, 0) == 0) keys->push_back(k.substr(store.size() + 1));
     }
-    return grpc::Status::OK;
+    return Status();
   }
 
   std::vector<Sent> sent() const {

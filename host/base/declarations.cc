@@ -1,4 +1,4 @@
-#include "host/plugins/declarations.h"
+#include "host/base/declarations.h"
 
 namespace nitric::host {
 
