@@ -59,7 +59,7 @@ class Handler {
 
   // Waits until `n` events were answered.
   bool WaitForEvents(std::size_t n) const {
-    for (int i = 0; i < 500; ++i) {
+    for (int i = 0; i < 6000; ++i) {  // 60 s: bounds a hang only
       if (events().size() >= n) return true;
       std::this_thread::sleep_for(10ms);
     }
@@ -184,7 +184,7 @@ TEST_F(DevMembraneWebsocketTest, ShutdownClosesClientsWith1001AndEndsHandlerStre
   fixture_.membrane().Shutdown();
 
   EXPECT_EQ(connected.client->WaitClosed(), 1001);
-  for (int i = 0; i < 500 && message_->status().error_code() != grpc::StatusCode::UNAVAILABLE;
+  for (int i = 0; i < 6000 && message_->status().error_code() != grpc::StatusCode::UNAVAILABLE;
        ++i) {
     std::this_thread::sleep_for(10ms);
   }

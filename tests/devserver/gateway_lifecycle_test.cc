@@ -185,7 +185,9 @@ TEST_F(GatewayTest, DisconnectIsDeliveredOnceWhenTheClientCloses) {
 
   ASSERT_TRUE(TestSink::WaitUntil([&] { return sink_.Count(EventType::Disconnect) == 1; }));
   EXPECT_TRUE(WaitForConnectionCount(0));
-  std::this_thread::sleep_for(100ms);
+  // Once the gateway is shut down no event can come any more: a second
+  // Disconnect would be in the sink now.
+  gateway_->Shutdown();
   EXPECT_EQ(sink_.Count(EventType::Disconnect, client.id), 1u);
 }
 
@@ -198,7 +200,7 @@ TEST_F(GatewayTest, DisconnectIsDeliveredOnceWhenTheTcpConnectionDrops) {
 
   ASSERT_TRUE(TestSink::WaitUntil([&] { return sink_.Count(EventType::Disconnect) == 1; }));
   EXPECT_TRUE(WaitForConnectionCount(0));
-  std::this_thread::sleep_for(100ms);
+  gateway_->Shutdown();  // no event after this: a second Disconnect would be in
   EXPECT_EQ(sink_.Count(EventType::Disconnect, client.id), 1u);
   EXPECT_EQ(sink_.Events().back().request.socket_name(), "public");
 }
@@ -391,17 +393,26 @@ TEST_F(GatewayTest, ShutdownClosesEveryClientWith1001AndIsIdempotent) {
 }
 
 TEST_F(GatewayTest, AnswersArrivingAfterTheGatewayIsGoneAreIgnored) {
-  sink_.SetAnswerDelay(EventType::Message, 700ms);
+  sink_.HoldAnswers(EventType::Message);
   StartGateway();
   auto client = ConnectClient();
   ASSERT_TRUE(client.client->SendText("pending"));
   ASSERT_TRUE(TestSink::WaitUntil([&] { return sink_.Count(EventType::Message) == 1; }));
+  const std::size_t answered_before = sink_.AnswersGiven();  // the Connect's
 
-  gateway_.reset();  // the message answer is still 700 ms away
+  gateway_.reset();  // the message's answer is held back: it comes after
 
   EXPECT_EQ(client.client->WaitClosed(), 1001);
-  std::this_thread::sleep_for(900ms);  // the late answer fires into the closed gate
+  const std::size_t events = sink_.Events().size();
+  sink_.ReleaseAnswers(EventType::Message);
+  // The late answer's callback ran (into the gateway that is gone) and
+  // returned; the Disconnect of the shutdown is answered too.
+  ASSERT_TRUE(TestSink::WaitUntil([&] { return sink_.AnswersGiven() == events; }))
+      << sink_.AnswersGiven() << " of " << events << " answers given, " << answered_before
+      << " before the gateway went";
+  EXPECT_EQ(sink_.Count(EventType::Message, client.id), 1u);
   EXPECT_EQ(sink_.Count(EventType::Disconnect, client.id), 1u);
+  EXPECT_EQ(sink_.Events().size(), events) << "the late answer caused another event";
 }
 
 TEST_F(GatewayTest, ConnectAcceptedDuringShutdownStillGetsItsDisconnect) {

@@ -74,6 +74,17 @@ class TestSink : public EventSink {
     delays_[type] = delay;
   }
 
+  // Answers to `type` wait until ReleaseAnswers(): a gate the test opens.
+  void HoldAnswers(EventType type) {
+    std::lock_guard lock(mu_);
+    held_.insert(type);
+  }
+  void ReleaseAnswers(EventType type) {
+    std::lock_guard lock(mu_);
+    held_.erase(type);
+    cv_.notify_all();
+  }
+
   // --- EventSink ---
 
   void Deliver(EventType type, wsproto::WebsocketEventRequest event, Callback done) override {
@@ -109,6 +120,12 @@ class TestSink : public EventSink {
   }
 
   // --- Observations ---
+
+  // How many `done` callbacks have returned.
+  std::size_t AnswersGiven() const {
+    std::lock_guard lock(mu_);
+    return answers_given_;
+  }
 
   std::vector<Event> Events() const {
     std::lock_guard lock(mu_);
@@ -152,8 +169,9 @@ class TestSink : public EventSink {
   }
 
   // Polls `condition` until it holds or `timeout` passes.
+  // The deadline only bounds a hang: a starved machine may take long.
   static bool WaitUntil(const std::function<bool()>& condition,
-                        std::chrono::milliseconds timeout = 5s) {
+                        std::chrono::milliseconds timeout = 60s) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!condition()) {
       if (std::chrono::steady_clock::now() > deadline) return false;
@@ -179,9 +197,17 @@ class TestSink : public EventSink {
         cv_.wait(lock);
         continue;
       }
-      auto next =
-          std::min_element(pending_.begin(), pending_.end(),
-                           [](const Pending& a, const Pending& b) { return a.due < b.due; });
+      auto next = std::min_element(pending_.begin(), pending_.end(),
+                                   [this](const Pending& a, const Pending& b) {
+                                     // Held answers go last.
+                                     const bool ha = held_.contains(a.type);
+                                     const bool hb = held_.contains(b.type);
+                                     return ha != hb ? hb : a.due < b.due;
+                                   });
+      if (!stopping_ && held_.contains(next->type)) {
+        cv_.wait(lock);
+        continue;
+      }
       // On shutdown every remaining answer goes out at once: the contract is
       // that `done` is called exactly once.
       if (!stopping_ && next->due > std::chrono::steady_clock::now()) {
@@ -198,6 +224,7 @@ class TestSink : public EventSink {
       lock.unlock();
       answer.done(std::move(answer.result));
       lock.lock();
+      ++answers_given_;
     }
   }
 
@@ -207,6 +234,8 @@ class TestSink : public EventSink {
   std::function<bool(const wsproto::WebsocketEventRequest&)> reject_rule_;
   std::map<EventType, std::string> failures_;
   std::map<EventType, std::chrono::milliseconds> delays_;
+  std::set<EventType> held_;
+  std::size_t answers_given_ = 0;
   std::vector<Event> events_;
   std::vector<Pending> pending_;
   std::map<std::string, bool> in_flight_;

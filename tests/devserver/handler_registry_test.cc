@@ -142,7 +142,7 @@ class HandlerRegistryTest : public ::testing::Test {
 
   // Waits until `socket` has exactly `count` registered types.
   bool WaitForTypes(const std::string& socket, std::size_t count) {
-    for (int i = 0; i < 500; ++i) {
+    for (int i = 0; i < 6000; ++i) {  // 60 s: bounds a hang only
       if (registry_->RegisteredTypes(socket).size() == count) return true;
       std::this_thread::sleep_for(10ms);
     }
@@ -370,7 +370,7 @@ TEST_F(HandlerRegistryTest, ConcurrentDeliveriesFromManyThreadsAreAllAnswered) {
     ASSERT_TRUE(client.Answer(msg.id(), msg.websocket_event_request().message().body() == "odd"));
   }
   for (auto& t : senders) t.join();
-  for (int i = 0; i < 500 && answered < kThreads * kPerThread; ++i)
+  for (int i = 0; i < 6000 && answered < kThreads * kPerThread; ++i)
     std::this_thread::sleep_for(10ms);
 
   EXPECT_EQ(answered, kThreads * kPerThread);

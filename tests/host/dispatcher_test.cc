@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -34,8 +35,9 @@ class RecordingReplier : public EventReplier {
   std::map<std::string, std::vector<bool>> answers_;
 };
 
-// Records per connection the messages seen and how many handlers of it ran at
-// once; rejects connects whose connection id starts with "bad".
+// Records per connection the messages seen and whether two handlers of it ran
+// at once; can hold handlers at a gate the test opens; rejects connects whose connection id starts
+// with "bad".
 class RecordingGeneration : public Generation {
  public:
   explicit RecordingGeneration(std::chrono::microseconds work = 0us, uint64_t number = 1)
@@ -43,9 +45,12 @@ class RecordingGeneration : public Generation {
 
   bool Handle(wsproto::WebsocketEventType type,
               const wsproto::WebsocketEventRequest& event) const override {
-    const int now_running = ++running_;
-    int seen = max_running_.load();
-    while (now_running > seen && !max_running_.compare_exchange_weak(seen, now_running)) {
+    {
+      // Held handlers say that they started, then wait for Release().
+      std::unique_lock<std::mutex> lock(hold_mu_);
+      ++started_;
+      hold_cv_.notify_all();
+      hold_cv_.wait(lock, [this] { return !held_; });
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -59,7 +64,6 @@ class RecordingGeneration : public Generation {
       std::lock_guard<std::mutex> lock(mu_);
       --connections_[event.connection_id()].running;
     }
-    --running_;
     return type == wsproto::Connect && event.connection_id().rfind("bad", 0) == 0;
   }
   const Declarations& declarations() const override { return declarations_; }
@@ -75,7 +79,22 @@ class RecordingGeneration : public Generation {
     std::lock_guard<std::mutex> lock(mu_);
     return connections_;
   }
-  int max_running() const { return max_running_; }
+
+  // From now on handlers wait in Handle() until Release().
+  void Hold() {
+    std::lock_guard<std::mutex> lock(hold_mu_);
+    held_ = true;
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(hold_mu_);
+    held_ = false;
+    hold_cv_.notify_all();
+  }
+  // Waits until `n` handlers started; the deadline only bounds a hang.
+  bool WaitStarted(int n, std::chrono::seconds deadline = 60s) const {
+    std::unique_lock<std::mutex> lock(hold_mu_);
+    return hold_cv_.wait_for(lock, deadline, [&] { return started_ >= n; });
+  }
 
  private:
   const std::chrono::microseconds work_;
@@ -83,8 +102,10 @@ class RecordingGeneration : public Generation {
   Declarations declarations_;
   mutable std::mutex mu_;
   mutable std::map<std::string, PerConnection> connections_;
-  mutable std::atomic<int> running_{0};
-  mutable std::atomic<int> max_running_{0};
+  mutable std::mutex hold_mu_;
+  mutable std::condition_variable hold_cv_;
+  mutable int started_ = 0;  // guarded by hold_mu_
+  bool held_ = false;        // guarded by hold_mu_
 };
 
 // prefix + n (GCC 12 warns falsely about "literal" + std::to_string at -O3).
@@ -130,7 +151,12 @@ TEST(DispatcherTest, ConnectionsRunInOrderOneAtATimeAndInParallel) {
       }
       dispatcher.Recycle(event);
     };
+    generation->Hold();
     std::thread a(submit, 0), b(submit, 1);
+    // Two handlers inside Handle() at once, neither able to leave: events of
+    // different connections run in parallel.
+    EXPECT_TRUE(generation->WaitStarted(2)) << "only one handler ran at a time";
+    generation->Release();
     a.join();
     b.join();
     dispatcher.Drain();
@@ -143,7 +169,6 @@ TEST(DispatcherTest, ConnectionsRunInOrderOneAtATimeAndInParallel) {
     ASSERT_EQ(c.messages.size(), size_t{kMessages}) << id;
     for (int m = 0; m < kMessages; ++m) EXPECT_EQ(c.messages[m], std::to_string(m)) << id;
   }
-  EXPECT_GE(generation->max_running(), 2);
   const auto answers = replier->answers();
   EXPECT_EQ(answers.size(), size_t{kConnections * kMessages});
   for (const auto& [id, rejects] : answers) EXPECT_EQ(rejects.size(), 1u) << id;
@@ -178,16 +203,22 @@ TEST(DispatcherTest, SubmitDoesNotWaitForBlockedHandlers) {
   slot.Publish(generation);
   auto replier = std::make_shared<RecordingReplier>();
   Dispatcher dispatcher(2, &slot);
-  const auto start = std::chrono::steady_clock::now();
-  Event* event = dispatcher.NewEvent();
-  for (int i = 0; i < 1000; ++i) {
-    Fill(event, std::to_string(i), Name("c", i % 10), wsproto::Message, "x", replier);
-    event = dispatcher.Submit(event);
-  }
-  dispatcher.Recycle(event);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 100ms);
+  // Every handler stays blocked until Open(), so a Submit that waited for a
+  // handler would never return: the submitter runs on its own thread and the
+  // deadline only bounds that hang (it is not a speed limit).
+  auto submitted = std::async(std::launch::async, [&] {
+    Event* event = dispatcher.NewEvent();
+    for (int i = 0; i < 1000; ++i) {
+      Fill(event, std::to_string(i), Name("c", i % 10), wsproto::Message, "x", replier);
+      event = dispatcher.Submit(event);
+    }
+    dispatcher.Recycle(event);
+  });
+  const bool returned = submitted.wait_for(120s) == std::future_status::ready;
+  EXPECT_TRUE(returned) << "Submit waited for a blocked handler";
   EXPECT_TRUE(replier->answers().empty());
   generation->Open();
+  submitted.get();
   dispatcher.Drain();
   EXPECT_EQ(replier->answers().size(), 1000u);
 }
@@ -249,8 +280,10 @@ TEST(DispatcherTest, DrainAnswersEverythingSubmittedAndDropsLaterEvents) {
 }
 
 TEST(DispatcherTest, EventsStartedBeforeASwapFinishOnTheirGeneration) {
-  auto first = std::make_shared<RecordingGeneration>(100ms, 1);
+  auto first = std::make_shared<RecordingGeneration>(0us, 1);
   auto second = std::make_shared<RecordingGeneration>(0us, 2);
+  first->Hold();
+  RecordingGeneration* held = first.get();
   GenerationSlot slot;
   slot.Publish(first);
   auto replier = std::make_shared<RecordingReplier>();
@@ -260,13 +293,18 @@ TEST(DispatcherTest, EventsStartedBeforeASwapFinishOnTheirGeneration) {
     Event* event = dispatcher.NewEvent();
     Fill(event, "1", "c1", wsproto::Message, "a", replier);
     event = dispatcher.Submit(event);
-    std::this_thread::sleep_for(20ms);  // event 1 is running on generation 1
+    // The dispatcher picks the generation when a worker starts the event.
+    if (!held->WaitStarted(1)) {
+      held->Release();
+      FAIL() << "event 1 never started";
+    }
     slot.Publish(second);
     first.reset();
     EXPECT_FALSE(first_alive.expired()) << "a running event holds its generation";
     Fill(event, "2", "c1", wsproto::Message, "b", replier);
     event = dispatcher.Submit(event);
     dispatcher.Recycle(event);
+    held->Release();  // alive: event 1 still runs on it
     dispatcher.Drain();
   }
   EXPECT_TRUE(first_alive.expired()) << "released once its last event finished";
