@@ -13,6 +13,7 @@
 
 #include "nitric/proto/kvstore/v1/kvstore.grpc.pb.h"
 #include "support/membrane_fixture.h"
+#include "support/temp_dir.h"
 
 namespace nitric::devserver {
 namespace {
@@ -29,6 +30,9 @@ Struct MakeStruct(const std::string& json) {
 
 class KvServiceTest : public ::testing::Test {
  protected:
+  KvServiceTest() = default;
+  explicit KvServiceTest(std::filesystem::path data_dir) : fixture_(std::move(data_dir)) {}
+
   void SetUp() override { ASSERT_NO_FATAL_FAILURE(Connect()); }
 
   void Connect() {
@@ -202,19 +206,47 @@ TEST_F(KvServiceTest, DataSurvivesAMembraneRestartOnTheSameFolder) {
   EXPECT_EQ(ScanSorted("connections", ""), (Keys{"c1"}));
 }
 
-TEST_F(KvServiceTest, HostileStoreNamesStayInsideTheDataFolder) {
-  for (const char* name : {"../evil", "../../evil", "/tmp/evil", ".", "..", "a/../../b"}) {
-    ASSERT_TRUE(Set(name, "k", R"({"x":1})").ok()) << name;
-    ASSERT_TRUE(Get(name, "k").ok()) << name;
+// The data folder sits three levels down in a private root, so wherever a
+// naive join of the KV folder and a hostile name would lead ("../x",
+// "../../../x", "a/../../b", an absolute path into the root), the target is
+// inside the root, where this test looks.
+struct PrivateRoot {
+  testing::TempDir root;
+};
+
+class KvHostileNamesTest : private PrivateRoot, public KvServiceTest {
+ protected:
+  KvHostileNamesTest() : KvServiceTest(root.path() / "a" / "b" / "data") {}
+  const std::filesystem::path& root_path() const { return root.path(); }
+};
+
+TEST_F(KvHostileNamesTest, StoreNamesStayInsideTheKvFolder) {
+  const std::filesystem::path kv_folder = fixture_.data_dir() / "kv";
+  const std::string absolute = (root_path() / "abs-evil").string();
+  const std::vector<std::string> names = {"../evil",   "../../evil", "../../../evil",
+                                          "a/../../b", absolute,     ".",
+                                          "..",        "sub/dir",    "evil"};
+  for (size_t i = 0; i < names.size(); ++i) {
+    EXPECT_TRUE(Set(names[i], "k", R"({"n":)" + std::to_string(i) + "}").ok()) << names[i];
   }
-  // Everything the membrane wrote is below the data folder: its parent (the
-  // test's private temp dir) holds nothing else.
-  std::filesystem::path root = fixture_.data_dir().parent_path();
-  for (const auto& entry : std::filesystem::directory_iterator(root)) {
-    EXPECT_EQ(entry.path(), fixture_.data_dir()) << "unexpected file " << entry.path();
+  for (size_t i = 0; i < names.size(); ++i) {
+    // Each name is its own store: "../evil" and "evil" do not share a file.
+    Struct content;
+    EXPECT_TRUE(Get(names[i], "k", &content).ok()) << names[i];
+    EXPECT_EQ(content.fields().contains("n") ? content.fields().at("n").number_value() : -1.0,
+              static_cast<double>(i))
+        << names[i];
+    // Where a naive join would have put the database.
+    const std::filesystem::path naive = (kv_folder / (names[i] + ".sqlite")).lexically_normal();
+    if (naive.parent_path() != kv_folder.lexically_normal()) {
+      EXPECT_FALSE(std::filesystem::exists(naive)) << names[i] << " escaped to " << naive;
+    }
   }
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(fixture_.data_dir())) {
-    EXPECT_EQ(entry.path().filename().string().find(".."), std::string::npos) << entry.path();
+  // Every file the membrane wrote is directly in the KV folder.
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root_path())) {
+    if (entry.is_directory()) continue;
+    EXPECT_EQ(entry.path().parent_path(), kv_folder)
+        << "file outside the KV folder: " << entry.path();
   }
 }
 

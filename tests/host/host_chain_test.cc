@@ -25,6 +25,14 @@ TEST_F(HandlerChainTest, AnotherPluginsRejectStopsTheChain) {
   EXPECT_EQ(no_token.http_status, 403);
   WsClient::ConnectResult wrong = WsClient::Connect(Url("ctest", "token=guess"));
   EXPECT_EQ(wrong.http_status, 403);
+  // The 403s alone would not show that ctest's handler never ran: ctest
+  // counts every Connect that reaches it, and only this one did.
+  auto client = Connect("ctest", "token=s3cret");
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->SendText("counts"));
+  auto counts = client->Receive();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->data, "connects:1 disconnects:0");
 }
 
 TEST_F(HandlerChainTest, EveryHandlerAcceptsSoTheConnectionIsServed) {

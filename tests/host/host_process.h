@@ -31,20 +31,21 @@ class HostProcess {
   bool Start(const std::vector<std::string>& args,
              const std::map<std::string, std::string>& env = {});
 
+  // Default deadlines bound a hang only: a starved machine may be slow.
   // Waits until the captured stderr (or stdout) contains `text`. False on
   // timeout or when the process exited without printing it.
-  bool WaitForStderr(const std::string& text, std::chrono::milliseconds timeout = 10s);
-  bool WaitForStdout(const std::string& text, std::chrono::milliseconds timeout = 10s);
+  bool WaitForStderr(const std::string& text, std::chrono::milliseconds timeout = 60s);
+  bool WaitForStdout(const std::string& text, std::chrono::milliseconds timeout = 60s);
 
   void Signal(int signo);
 
   // Waits for the process to exit: its exit code, or 128+signal when killed
   // by a signal; nullopt on timeout.
-  std::optional<int> Wait(std::chrono::milliseconds timeout = 10s);
+  std::optional<int> Wait(std::chrono::milliseconds timeout = 60s);
 
   // Runs to completion: start, wait, return the exit code (-1 on timeout).
   int Run(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
-          std::chrono::milliseconds timeout = 20s);
+          std::chrono::milliseconds timeout = 60s);
 
   std::string stdout_text() const;
   std::string stderr_text() const;

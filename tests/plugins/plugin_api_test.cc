@@ -1,8 +1,10 @@
 // The host function table itself: its shape (what an old or new plugin can
 // rely on) and the rules every call enforces, tested through the table
 // exactly as a plugin calls it.
+#include <barrier>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <toml++/toml.h>
@@ -214,6 +216,26 @@ TEST(HostApiErrors, SetErrorBelongsToTheCallOnThisThread) {
   EXPECT_EQ(CallError(), "second");
   ClearCallError();
   EXPECT_EQ(CallError(), "");
+}
+
+// Handlers of different connections run at once on different threads: each
+// one's reason stays its own even when both set one before either reads.
+TEST(HostApiErrors, SetErrorOnAnotherThreadDoesNotTouchThisOne) {
+  Context c;
+  std::barrier both_set(2);
+  std::string seen_a, seen_b;
+  auto handler = [&](const char* reason, std::string* seen) {
+    ClearCallError();
+    c.api->set_error(&c.host, reason, std::strlen(reason));
+    both_set.arrive_and_wait();  // the other thread has set its reason too
+    *seen = CallError();
+  };
+  std::thread a(handler, "reason of a", &seen_a);
+  std::thread b(handler, "reason of b", &seen_b);
+  a.join();
+  b.join();
+  EXPECT_EQ(seen_a, "reason of a");
+  EXPECT_EQ(seen_b, "reason of b");
 }
 
 TEST(HostApiLog, WritesUnderThePluginsNameVerbatim) {

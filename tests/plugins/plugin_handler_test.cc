@@ -55,6 +55,24 @@ TEST_P(TwinPlugin, EchoesMultiValuedQueryParamsOnTheFirstMessage) {
   EXPECT_EQ(Say("second"), std::vector<std::string>{"second"});
 }
 
+// plugin.h: "keys come sorted bytewise". The wire carries a map in no
+// particular order, and the twins render keys in the order the host gives
+// them, so with a dozen keys an unsorted host shows here.
+TEST_P(TwinPlugin, SeesQueryKeysSortedBytewise) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> query;
+  for (const char* key : {"z", "y", "x", "w", "m", "l", "b", "a", "Z", "A", "\xc3\xa4", "_"}) {
+    query.push_back({key, {"v"}});
+  }
+  query.push_back({"echo_query", {""}});
+  ASSERT_FALSE(h_.Handle(Connect(socket(), "c1", query)));
+  const auto frames = Say("first");
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0],
+            R"(query:{"A":["v"],"Z":["v"],"_":["v"],"a":["v"],"b":["v"],"echo_query":[""],)"
+            R"("l":["v"],"m":["v"],"w":["v"],"x":["v"],"y":["v"],"z":["v"],)"
+            "\"\xc3\xa4\":[\"v\"]}");
+}
+
 TEST_P(TwinPlugin, ForgetsThePendingQueryOnDisconnect) {
   ASSERT_FALSE(h_.Handle(Connect(socket(), "c1", {{"echo_query", {"1"}}})));
   EXPECT_FALSE(h_.Handle(Disconnect(socket(), "c1")));
@@ -315,14 +333,16 @@ TEST(HandlerConcurrency, ConnectionsRunInParallelThroughOneGeneration) {
     });
   }
   for (auto& t : threads) t.join();
+  // Each thread hands its own connection's events in order, so order and
+  // one-at-a-time per connection are this test's doing, not the host's: the
+  // dispatcher's tests (tests/host/dispatcher_test.cc) and the binary's
+  // (host_order_test.cc) check those. Here: one generation, many threads.
   for (int c = 0; c < kConnections; ++c) {
     auto reports = h.membrane.SentTo("c" + std::to_string(c));
     ASSERT_EQ(reports.size(), 1u);
     auto report = nitric::Object::Parse(reports[0]);
     ASSERT_TRUE(report) << reports[0];
     EXPECT_EQ(report->Find("seen")->AsNumber(), kMessages) << reports[0];
-    EXPECT_EQ(report->Find("order_violations")->AsNumber(), 0) << reports[0];
-    EXPECT_EQ(report->Find("per_conn_violations")->AsNumber(), 0) << reports[0];
     EXPECT_GE(report->Find("max_concurrent")->AsNumber(), 2) << reports[0];
   }
 }

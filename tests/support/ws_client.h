@@ -33,8 +33,9 @@ struct WsMessage {
 };
 
 struct WsClientOptions {
-  // Bounds connecting and the upgrade, and each Send.
-  std::chrono::milliseconds timeout = 5s;
+  // Bounds connecting and the upgrade, and each Send. Like every default
+  // deadline here it bounds a hang only: a starved machine may be slow.
+  std::chrono::milliseconds timeout = 30s;
   // False: frames are not read until StartReading() (a slow reader).
   bool read = true;
   // SO_RCVBUF for the TCP socket, 0 for the system default. A small buffer
@@ -69,18 +70,18 @@ class WsClient {
 
   // The next message, or nullopt when none arrived within `timeout` (or the
   // connection ended with nothing left in the queue).
-  std::optional<WsMessage> Receive(std::chrono::milliseconds timeout = 5s);
+  std::optional<WsMessage> Receive(std::chrono::milliseconds timeout = 30s);
 
   // Waits until the connection ended and returns the close code the server
   // sent (kAbnormalClosure without a close frame), or nullopt on timeout.
   // Messages still queued stay available to Receive.
-  std::optional<int> WaitClosed(std::chrono::milliseconds timeout = 5s);
+  std::optional<int> WaitClosed(std::chrono::milliseconds timeout = 30s);
 
   // Close reason text the server sent, once closed.
   std::string close_reason() const;
 
   // Starts the close handshake with `code` and waits for it to finish.
-  bool Close(uint16_t code = 1000, std::chrono::milliseconds timeout = 5s);
+  bool Close(uint16_t code = 1000, std::chrono::milliseconds timeout = 30s);
 
   // Cuts the TCP connection without a close frame.
   void Abort();
@@ -122,7 +123,7 @@ struct HttpReply {
 
 // Sends one HTTP/1.1 request to `url` (ws:// or http://) and reads the answer.
 HttpReply HttpRequest(std::string_view url, std::string_view method = "GET",
-                      std::chrono::milliseconds timeout = 5s);
+                      std::chrono::milliseconds timeout = 30s);
 
 // Host, port and target ("/path?query") of a ws:// or http:// URL. False when
 // the URL cannot be parsed.

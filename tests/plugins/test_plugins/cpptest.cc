@@ -1,12 +1,15 @@
 // cpptest: the C++ twin of ctest.c, written with plugin.hpp. It behaves
 // exactly as the contract at the top of ctest.c says, with name "cpptest"
 // (config [plugins.cpptest]; socket and store default to "cpptest").
-#include <map>
+#include <unistd.h>
+
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -16,18 +19,24 @@ using namespace nitric;
 
 namespace {
 
-// "query:" + {"k":["v1","v2"],...}, keys sorted, values in arrival order.
-std::string RenderQuery(const std::map<std::string, std::vector<std::string>>& params) {
+// "query:" + {"k":["v1","v2"],...}, keys and values in the host's order, read
+// through the C ABI: plugin.hpp's QueryParams() is a std::map, which would
+// sort the keys itself and hide whether the host keeps its promise.
+std::string RenderQuery(const nitric_host_api* api, const nitric_event* event) {
   std::string out = "query:{";
-  bool first_key = true;
-  for (const auto& [key, values] : params) {
-    if (!first_key) out += ',';
-    first_key = false;
-    detail::AppendJsonString(out, key);
+  const size_t count = api->event_query_count(event);
+  for (size_t k = 0; k < count; ++k) {
+    nitric_str key{};
+    size_t values = 0;
+    if (api->event_query_key(event, k, &key, &values) != NITRIC_OK) break;
+    if (k != 0) out += ',';
+    detail::AppendJsonString(out, std::string_view(key.ptr, key.len));
     out += ":[";
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (i != 0) out += ',';
-      detail::AppendJsonString(out, values[i]);
+    for (size_t v = 0; v < values; ++v) {
+      nitric_str value{};
+      if (api->event_query_value(event, k, v, &value) != NITRIC_OK) break;
+      if (v != 0) out += ',';
+      detail::AppendJsonString(out, std::string_view(value.ptr, value.len));
     }
     out += ']';
   }
@@ -43,6 +52,8 @@ std::string Status(const Error& err) {
 struct PendingQueries {
   std::mutex mu;
   std::unordered_map<std::string, std::string> frames;  // GUARDED_BY(mu)
+  unsigned long connects = 0;                           // GUARDED_BY(mu)
+  unsigned long disconnects = 0;                        // GUARDED_BY(mu)
 
   std::optional<std::string> Take(const std::string& id) {
     std::lock_guard<std::mutex> lock(mu);
@@ -65,6 +76,10 @@ NITRIC_PLUGIN_VERSIONED("cpptest", "1.0", [](Plugin& p) {
   auto pending = std::make_shared<PendingQueries>();
 
   ws.On(EventType_Connect, [=](Ctx& ctx) {
+    {
+      std::lock_guard<std::mutex> lock(pending->mu);
+      ++pending->connects;
+    }
     auto params = ctx.Request.QueryParams();
     auto token = params.find("token");
     if (token != params.end() && !token->second.empty() && token->second[0] == "bad") {
@@ -73,11 +88,15 @@ NITRIC_PLUGIN_VERSIONED("cpptest", "1.0", [](Plugin& p) {
     }
     if (params.count("echo_query") != 0) {
       std::lock_guard<std::mutex> lock(pending->mu);
-      pending->frames[ctx.Request.ConnectionID()] = RenderQuery(params);
+      pending->frames[ctx.Request.ConnectionID()] = RenderQuery(p.api(), ctx.Request.raw());
     }
   });
 
-  ws.On(EventType_Disconnect, [=](Ctx& ctx) { pending->Take(ctx.Request.ConnectionID()); });
+  ws.On(EventType_Disconnect, [=](Ctx& ctx) {
+    pending->Take(ctx.Request.ConnectionID());
+    std::lock_guard<std::mutex> lock(pending->mu);
+    ++pending->disconnects;
+  });
 
   ws.On(EventType_Message, [=](Ctx& ctx) -> Error {
     const std::string id = ctx.Request.ConnectionID();
@@ -143,6 +162,27 @@ NITRIC_PLUGIN_VERSIONED("cpptest", "1.0", [](Plugin& p) {
         detail::AppendJsonString(out, *key);
       }
       return send(out + "]");
+    }
+    if (body.rfind("sleep:", 0) == 0) {
+      const unsigned long ms = std::stoul(std::string(body.substr(6)));
+      if (auto err = send("sleeping:" + std::to_string(ms))) return err;
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+      return send("slept:" + std::to_string(ms));
+    }
+    if (body.rfind("hold:", 0) == 0) {
+      // A gate the test opens by creating the file.
+      const std::string path(body.substr(5));
+      if (auto err = send("holding")) return err;
+      for (int waited = 0; access(path.c_str(), F_OK) != 0; ++waited) {
+        if (waited >= 120000) return Error("hold timed out");
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      return send("released");
+    }
+    if (body == "counts") {
+      std::lock_guard<std::mutex> lock(pending->mu);
+      return send("connects:" + std::to_string(pending->connects) +
+                  " disconnects:" + std::to_string(pending->disconnects));
     }
     if (body == "kv:denied") {
       auto value = undeclared.GetJSON("k");

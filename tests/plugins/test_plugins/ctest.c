@@ -12,9 +12,12 @@
  *   - first value of query param "token" is "bad"  -> rejected
  *   - query param "echo_query" present             -> the connection's first
  *     message is preceded by one extra frame: "query:" followed by a JSON
- *     object of every query param, {"k":["v1","v2"],...}: keys sorted
- *     bytewise, values in arrival order, JSON-escaped
+ *     object of every query param, {"k":["v1","v2"],...}: keys and values
+ *     in the order the host gives them (plugin.h: keys sorted bytewise,
+ *     values in arrival order; the plugin does not sort, so tests see the
+ *     host's order), JSON-escaped
  *   - otherwise accepted
+ *   Every connect that reaches this plugin is counted (see "counts").
  * Message, body B (replies go to the sender):
  *   "close"                -> closes the connection; sends nothing
  *   "fail"                 -> handler fails with text "fail requested" (the
@@ -29,16 +32,31 @@
  *   "kv:keys:<prefix>"     -> sends a JSON array of the keys in scan order
  *   "kv:denied"            -> kv_get on undeclared store "not-declared"; sends
  *                             "error:PERMISSION_DENIED:<text>"
+ *   "sleep:<N>"            -> a slow handler: sends "sleeping:<N>" (so the
+ *                             client knows the handler runs), sleeps N
+ *                             milliseconds, then sends "slept:<N>"
+ *   "hold:<path>"          -> a handler held at a gate the test opens: sends
+ *                             "holding", waits until file <path> exists
+ *                             (gives up after 120 s: fails with "hold timed
+ *                             out"), then sends "released"
+ *   "counts"               -> sends "connects:<C> disconnects:<D>", how many
+ *                             Connect and Disconnect events reached this
+ *                             plugin since it was loaded
  *   anything else          -> sends B back unchanged (binary-safe)
  *   (<key> ends at the first ':'; <STATUS> is the name without NITRIC_ERR_,
  *   e.g. NOT_FOUND.)
- * Disconnect: forgets the connection's pending "query:" frame.
+ * Disconnect: forgets the connection's pending "query:" frame; counted.
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
+
 #include <nitric/plugin.h>
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* ---- a growable byte string ---- */
 
@@ -144,8 +162,10 @@ typedef struct {
   size_t socket_len;
   char* store;
   size_t store_len;
-  pthread_mutex_t mu; /* guards pending_list */
+  pthread_mutex_t mu; /* guards pending_list, connects, disconnects */
   pending* pending_list;
+  unsigned long connects;
+  unsigned long disconnects;
 } state;
 
 static nitric_str sock(const state* st) { return str_of(st->socket, st->socket_len); }
@@ -203,51 +223,28 @@ static nitric_status reply_status(state* st, nitric_event* ev, nitric_status s) 
 
 /* ---- handlers ---- */
 
-static int cmp_key(const void* a, const void* b) {
-  const nitric_str* x = (const nitric_str*)a;
-  const nitric_str* y = (const nitric_str*)b;
-  size_t n = x->len < y->len ? x->len : y->len;
-  int c = n ? memcmp(x->ptr, y->ptr, n) : 0;
-  if (c != 0) return c;
-  return x->len < y->len ? -1 : (x->len > y->len ? 1 : 0);
-}
-
-/* "query:" + {"k":["v",...],...} with keys sorted (the host already sorts
- * them; sorting again keeps this plugin independent of that). */
+/* "query:" + {"k":["v",...],...}, keys and values in the host's order: the
+ * host promises sorted keys (plugin.h), and tests check that promise here. */
 static void render_query(state* st, nitric_event* ev, buf* out) {
   const nitric_host_api* api = st->api;
   size_t count = api->event_query_count(ev), k, v;
-  nitric_str* keys = (nitric_str*)calloc(count ? count : 1, sizeof(nitric_str));
   buf_puts(out, "query:{");
-  if (keys == NULL) goto done;
-  for (k = 0; k < count; ++k) api->event_query_key(ev, k, &keys[k], NULL);
-  qsort(keys, count, sizeof(nitric_str), cmp_key);
   for (k = 0; k < count; ++k) {
-    /* find the host's index of sorted key k */
-    size_t idx, values = 0;
-    for (idx = 0; idx < count; ++idx) {
-      nitric_str key;
-      size_t n;
-      api->event_query_key(ev, idx, &key, &n);
-      if (cmp_key(&key, &keys[k]) == 0) {
-        values = n;
-        break;
-      }
-    }
+    nitric_str key;
+    size_t values = 0;
+    if (api->event_query_key(ev, k, &key, &values) != NITRIC_OK) break;
     if (k) buf_puts(out, ",");
-    buf_json_string(out, keys[k]);
+    buf_json_string(out, key);
     buf_puts(out, ":[");
     for (v = 0; v < values; ++v) {
       nitric_str value;
-      api->event_query_value(ev, idx, v, &value);
+      if (api->event_query_value(ev, k, v, &value) != NITRIC_OK) break;
       if (v) buf_puts(out, ",");
       buf_json_string(out, value);
     }
     buf_puts(out, "]");
   }
-done:
   buf_puts(out, "}");
-  free(keys);
 }
 
 static nitric_status on_connect(nitric_event* ev, void* user_data) {
@@ -255,6 +252,9 @@ static nitric_status on_connect(nitric_event* ev, void* user_data) {
   const nitric_host_api* api = st->api;
   size_t count = api->event_query_count(ev), k;
   int echo_query = 0;
+  pthread_mutex_lock(&st->mu);
+  ++st->connects;
+  pthread_mutex_unlock(&st->mu);
   for (k = 0; k < count; ++k) {
     nitric_str key, value;
     size_t n = 0;
@@ -287,6 +287,9 @@ static nitric_status on_connect(nitric_event* ev, void* user_data) {
 static nitric_status on_disconnect(nitric_event* ev, void* user_data) {
   state* st = (state*)user_data;
   free_pending(take_pending(st, st->api->event_connection_id(ev)));
+  pthread_mutex_lock(&st->mu);
+  ++st->disconnects;
+  pthread_mutex_unlock(&st->mu);
   return NITRIC_OK;
 }
 
@@ -341,6 +344,63 @@ static nitric_status kv_command(state* st, nitric_event* ev, nitric_str cmd) {
   return reply(st, ev, cmd.ptr, cmd.len); /* "kv:..." that is no command: echo */
 }
 
+static void sleep_ms(unsigned long ms) {
+  struct timespec t;
+  t.tv_sec = (time_t)(ms / 1000);
+  t.tv_nsec = (long)(ms % 1000) * 1000000L;
+  while (nanosleep(&t, &t) != 0) {
+  }
+}
+
+/* "sleep:<N>", "hold:<path>" and "counts"; 0 when `body` is none of them. */
+static int timing_command(state* st, nitric_event* ev, nitric_str body, nitric_status* out) {
+  char text[64];
+  int n;
+  if (str_starts(body, "sleep:")) {
+    unsigned long ms = 0;
+    size_t i;
+    for (i = 6; i < body.len && body.ptr[i] >= '0' && body.ptr[i] <= '9'; ++i) {
+      ms = ms * 10 + (unsigned long)(body.ptr[i] - '0');
+    }
+    n = snprintf(text, sizeof text, "sleeping:%lu", ms);
+    *out = reply(st, ev, text, (size_t)n);
+    if (*out != NITRIC_OK) return 1;
+    sleep_ms(ms);
+    n = snprintf(text, sizeof text, "slept:%lu", ms);
+    *out = reply(st, ev, text, (size_t)n);
+    return 1;
+  }
+  if (str_starts(body, "hold:")) {
+    char* path = dup_bytes(body.ptr + 5, body.len - 5);
+    unsigned long waited = 0;
+    nitric_status s;
+    if (path == NULL) {
+      *out = NITRIC_ERR_INTERNAL;
+      return 1;
+    }
+    s = reply(st, ev, "holding", 7);
+    while (s == NITRIC_OK && access(path, F_OK) != 0 && waited < 120000) {
+      sleep_ms(1);
+      ++waited;
+    }
+    if (s == NITRIC_OK && access(path, F_OK) != 0) {
+      st->api->set_error(st->host, "hold timed out", 14);
+      s = NITRIC_ERR_HANDLER;
+    }
+    free(path);
+    *out = s == NITRIC_OK ? reply(st, ev, "released", 8) : s;
+    return 1;
+  }
+  if (str_eq(body, "counts")) {
+    pthread_mutex_lock(&st->mu);
+    n = snprintf(text, sizeof text, "connects:%lu disconnects:%lu", st->connects, st->disconnects);
+    pthread_mutex_unlock(&st->mu);
+    *out = reply(st, ev, text, (size_t)n);
+    return 1;
+  }
+  return 0;
+}
+
 static nitric_status on_message(nitric_event* ev, void* user_data) {
   state* st = (state*)user_data;
   const nitric_host_api* api = st->api;
@@ -370,6 +430,10 @@ static nitric_status on_message(nitric_event* ev, void* user_data) {
     return reply_status(st, ev, api->declare_kv(st->host, str_of("late", 4), NITRIC_KV_GET));
   }
   if (str_starts(body, "kv:")) return kv_command(st, ev, body);
+  {
+    nitric_status s;
+    if (timing_command(st, ev, body, &s)) return s;
+  }
   return reply(st, ev, body.ptr, body.len);
 }
 
