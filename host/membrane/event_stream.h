@@ -16,7 +16,9 @@
 //
 // The call ends with Finish, issued once the read side has ended and no
 // write is outstanding; the Observer hears OnEnded when every operation of
-// the call has completed.
+// the call has completed. The states and their transitions are
+// EventStreamMachine's (event_stream_machine.h); this class performs the gRPC
+// operations the machine asks for.
 //
 // Lifetime: the stream keeps itself alive until OnEnded has run; events in
 // flight keep it alive (through Event::reply_to) until their answers are
@@ -24,11 +26,9 @@
 // every stream.
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <vector>
 
 #include <grpcpp/client_context.h>
 #include <grpcpp/support/async_stream.h>
@@ -36,6 +36,7 @@
 #include "host/dispatch/dispatcher.h"
 #include "host/dispatch/event.h"
 #include "host/membrane/completion_queue_thread.h"
+#include "host/membrane/event_stream_machine.h"
 #include "nitric/proto/websockets/v1/websockets.grpc.pb.h"
 
 namespace nitric::host {
@@ -85,10 +86,6 @@ class EventStream final : public EventReplier, public std::enable_shared_from_th
   void Cancel();
 
  private:
-  struct PendingReply {
-    std::string id;
-    bool reject;
-  };
   // A completion of one kind of operation; routes to its member function.
   class Op final : public CompletionQueueThread::Tag {
    public:
@@ -108,16 +105,15 @@ class EventStream final : public EventReplier, public std::enable_shared_from_th
   void OnWritesDoneDone(bool ok);
   void OnFinished(bool ok);
 
-  // Writes batch_[batch_pos_]. REQUIRES: this thread owns the writer
-  // (writing_ was set by it, or it runs OnWriteDone).
+  // Starts what the machine asked for. Called without mu_ (operations on the
+  // completion queue never complete inline, so it would also be safe under
+  // it). kReportEnded must come last: it may free the stream.
+  void Perform(EventStreamMachine::Actions actions);
+  // Writes the machine's next answer. REQUIRES: the caller is the writer (it
+  // got kWriteReply).
   void WriteNext();
-  // Starts Finish when the read side has ended and no write is outstanding.
-  // Returns whether the caller must call it (after unlocking).
-  bool TakeFinishLocked();
-  void StartFinish();
-  // Called last by every completion: reports the end once the call is over
-  // and nothing is outstanding. May free the stream.
-  void MaybeEnd(std::unique_lock<std::mutex>& lock);
+  // Reports the end to the observer. Last thing a stream does; may free it.
+  void End();
 
   const std::string socket_;
   const wsproto::WebsocketEventType type_;
@@ -138,25 +134,14 @@ class EventStream final : public EventReplier, public std::enable_shared_from_th
   std::shared_ptr<EventStream> self_;
   // The event the pending read fills. Queue thread only.
   Event* read_event_ = nullptr;
-  bool registered_ = false;  // queue thread only
-  std::atomic<bool> stopping_{false};
-
-  // The writer: whoever set writing_ (or runs OnWriteDone) owns write_msg_,
-  // batch_ and batch_pos_.
+  // The message of the outstanding Write; owned by the writer (see
+  // event_stream_machine.h).
   wsproto::ClientMessage write_msg_;
-  std::vector<PendingReply> batch_;
-  size_t batch_pos_ = 0;
 
+  // The states (event_stream_machine.h): its phase and OnMessage belong to
+  // the queue thread; everything else is GUARDED_BY(mu_).
   std::mutex mu_;
-  std::vector<PendingReply> pending_;  // GUARDED_BY(mu_)
-  int outstanding_ = 0;                // operations started, not completed. GUARDED_BY(mu_)
-  bool writing_ = false;               // a Write or WritesDone is outstanding. GUARDED_BY(mu_)
-  bool finishing_ = false;             // half-close once the queue is written. GUARDED_BY(mu_)
-  bool writes_closed_ = false;         // no more writes will start. GUARDED_BY(mu_)
-  bool reads_ended_ = false;           // GUARDED_BY(mu_)
-  bool finish_started_ = false;        // GUARDED_BY(mu_)
-  bool finished_ = false;              // Finish completed. GUARDED_BY(mu_)
-  bool ended_ = false;                 // OnEnded reported. GUARDED_BY(mu_)
+  EventStreamMachine machine_;
 };
 
 }  // namespace nitric::host

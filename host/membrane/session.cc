@@ -4,7 +4,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "host/membrane/backoff.h"
 #include "host/membrane/declare.h"
 
 namespace nitric::host {
@@ -33,7 +32,9 @@ MembraneSession::MembraneSession(std::shared_ptr<grpc::Channel> channel, Dispatc
       on_ready_(std::move(on_ready)),
       on_exit_(std::move(on_exit)),
       resources_(proto::resources::v1::Resources::NewStub(channel)),
-      handler_(wsproto::WebsocketHandler::NewStub(channel)) {
+      handler_(wsproto::WebsocketHandler::NewStub(channel)),
+      machine_(options_.build_mode, options_.backoff_initial, options_.backoff_max,
+               options_.log_interval) {
   supervisor_ = std::thread([this] { Supervise(); });
 }
 
@@ -41,29 +42,25 @@ MembraneSession::~MembraneSession() { Close(std::chrono::milliseconds(0)); }
 
 void MembraneSession::Want(const Declarations& declarations) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!has_wants_) {
-    has_wants_ = true;
-    cv_.notify_all();
-  }
   Declarations merged = wanted_;
   merged.Merge(declarations);
-  if (merged == wanted_) return;
-  wanted_ = std::move(merged);
-  ready_reported_ = false;
+  const bool changed = !(merged == wanted_);
+  if (changed) wanted_ = std::move(merged);
+  machine_.Want(changed);
   cv_.notify_all();
 }
 
 bool MembraneSession::WaitReady(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, timeout, [this] { return closing_ || ready_reported_; }) &&
-         ready_reported_;
+  return cv_.wait_for(lock, timeout, [this] { return machine_.closed() || machine_.ready(); }) &&
+         machine_.ready();
 }
 
 void MembraneSession::StopTakingEvents() {
   std::vector<std::shared_ptr<EventStream>> streams;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
+    machine_.StopTakingEvents();
     for (auto& [key, state] : streams_) streams.push_back(state.stream);
     cv_.notify_all();
   }
@@ -74,8 +71,7 @@ void MembraneSession::Close(std::chrono::milliseconds grace) {
   std::lock_guard<std::mutex> close_lock(close_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-    closing_ = true;
+    machine_.Close();
     cv_.notify_all();
   }
   if (supervisor_.joinable()) supervisor_.join();
@@ -103,65 +99,44 @@ void MembraneSession::Close(std::chrono::milliseconds grace) {
 }
 
 void MembraneSession::Supervise() {
-  Backoff backoff(options_.backoff_initial, options_.backoff_max);
   std::unique_lock<std::mutex> lock(mu_);
-  while (!closing_) {
-    if (build_done_ && !exit_reported_) {
-      ReportExit(lock, 0);
-      continue;
-    }
-    if (!NeedsWorkLocked()) {
-      if (!ready_reported_ && has_wants_ && !stopping_ && AllRegisteredLocked()) {
-        ready_reported_ = true;
-        cv_.notify_all();
-        if (options_.build_mode) {
-          build_registered_ = true;
-          if (streams_.empty()) build_done_ = true;  // nothing to register
-        }
+  for (;;) {
+    const SessionMachine::Step step =
+        machine_.Next(std::chrono::steady_clock::now(), FactsLocked());
+    switch (step.kind) {
+      case SessionMachine::Step::kExit:
+        return;
+      case SessionMachine::Step::kWait:
+        cv_.wait(lock);
+        break;
+      case SessionMachine::Step::kWaitUntil:
+        cv_.wait_until(lock, step.until);
+        break;
+      case SessionMachine::Step::kReportReady:
+        cv_.notify_all();  // WaitReady
         lock.unlock();
         if (on_ready_) on_ready_();
         lock.lock();
-        continue;
+        break;
+      case SessionMachine::Step::kReportExit:
+        lock.unlock();
+        if (on_exit_) on_exit_(step.exit_code);
+        lock.lock();
+        break;
+      case SessionMachine::Step::kAttempt: {
+        const grpc::Status status = Attempt(lock);
+        const SessionMachine::AttemptResult result =
+            machine_.OnAttemptDone(status.ok(), std::chrono::steady_clock::now());
+        LogAttemptLocked(result, status);
+        if (result.kind == SessionMachine::AttemptResult::kExit) {
+          lock.unlock();
+          if (on_exit_) on_exit_(1);
+          lock.lock();
+        }
+        break;
       }
-      cv_.wait(lock);
-      continue;
     }
-    if (std::chrono::steady_clock::now() < next_attempt_) {
-      cv_.wait_until(lock, next_attempt_);
-      continue;
-    }
-    const grpc::Status status = Attempt(lock);
-    if (closing_ || stopping_) continue;
-    if (status.ok()) {
-      if (failed_attempts_ > 0 || outage_) {
-        const auto seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - first_failure_)
-                .count();
-        spdlog::info("membrane session restored ({} failed attempt(s), {:.1f} s)", failed_attempts_,
-                     seconds);
-      }
-      failed_attempts_ = 0;
-      outage_ = false;
-      backoff.Reset();
-      continue;
-    }
-    if (options_.build_mode) {
-      spdlog::error("membrane at {}: {}", options_.address, status.error_message());
-      ReportExit(lock, 1);
-      continue;
-    }
-    LogFailureLocked(status);
-    next_attempt_ = std::chrono::steady_clock::now() + backoff.Next();
   }
-}
-
-void MembraneSession::ReportExit(std::unique_lock<std::mutex>& lock, int code) {
-  exit_reported_ = true;
-  lock.unlock();
-  if (on_exit_) on_exit_(code);
-  lock.lock();
-  // Nothing more to do until Close().
-  cv_.wait(lock, [this] { return closing_; });
 }
 
 grpc::Status MembraneSession::Attempt(std::unique_lock<std::mutex>& lock) {
@@ -175,7 +150,7 @@ grpc::Status MembraneSession::Attempt(std::unique_lock<std::mutex>& lock) {
     if (!status.ok()) return status;
     if (epoch == epoch_) declared_ = want;
   }
-  if (stopping_ || closing_) return grpc::Status::OK;
+  if (machine_.stopping()) return grpc::Status::OK;
 
   // Declarations first, then the streams (PROTOCOL.md).
   std::vector<std::shared_ptr<EventStream>> opened;
@@ -206,8 +181,8 @@ grpc::Status MembraneSession::Attempt(std::unique_lock<std::mutex>& lock) {
     return true;
   };
   const bool in_time =
-      cv_.wait_for(lock, options_.call_timeout, [&] { return closing_ || stopping_ || settled(); });
-  if (closing_ || stopping_) return grpc::Status::OK;
+      cv_.wait_for(lock, options_.call_timeout, [&] { return machine_.stopping() || settled(); });
+  if (machine_.stopping()) return grpc::Status::OK;
   if (!in_time) {
     std::vector<std::shared_ptr<EventStream>> late;
     for (auto& stream : opened) {
@@ -235,42 +210,49 @@ grpc::Status MembraneSession::Attempt(std::unique_lock<std::mutex>& lock) {
   return grpc::Status::OK;
 }
 
-bool MembraneSession::NeedsWorkLocked() const {
-  if (closing_ || stopping_) return false;
-  if (options_.build_mode && (build_registered_ || exit_reported_)) return false;
-  if (!(declared_ == wanted_)) return true;
-  for (const std::string& socket : wanted_.sockets) {
-    for (wsproto::WebsocketEventType type : kEventTypes) {
-      if (streams_.find(StreamKey(socket, type)) == streams_.end()) return true;
-    }
-  }
-  return false;
-}
-
-bool MembraneSession::AllRegisteredLocked() const {
-  if (!(declared_ == wanted_)) return false;
+SessionMachine::Facts MembraneSession::FactsLocked() const {
+  SessionMachine::Facts facts;
+  facts.no_streams = streams_.empty();
+  const bool declared = declared_ == wanted_;
+  bool all_open = true;
+  bool all_registered = true;
   for (const std::string& socket : wanted_.sockets) {
     for (wsproto::WebsocketEventType type : kEventTypes) {
       auto it = streams_.find(StreamKey(socket, type));
-      if (it == streams_.end() || !it->second.registered) return false;
+      if (it == streams_.end()) {
+        all_open = false;
+        all_registered = false;
+      } else if (!it->second.registered) {
+        all_registered = false;
+      }
     }
   }
-  return true;
+  facts.needs_work = !declared || !all_open;
+  facts.all_registered = declared && all_registered;
+  return facts;
 }
 
-void MembraneSession::LogFailureLocked(const grpc::Status& status) {
-  const auto now = std::chrono::steady_clock::now();
-  ++failed_attempts_;
-  if (failed_attempts_ == 1 && !outage_) first_failure_ = now;
-  if (failed_attempts_ == 1) {
-    spdlog::warn("membrane at {} not usable: {}; retrying with backoff", options_.address,
-                 Describe(status));
-    last_failure_log_ = now;
-  } else if (now - last_failure_log_ >= options_.log_interval) {
-    const auto seconds = std::chrono::duration<double>(now - first_failure_).count();
-    spdlog::warn("membrane at {} still not usable after {} attempts ({:.0f} s): {}",
-                 options_.address, failed_attempts_, seconds, Describe(status));
-    last_failure_log_ = now;
+void MembraneSession::LogAttemptLocked(const SessionMachine::AttemptResult& result,
+                                       const grpc::Status& status) {
+  switch (result.kind) {
+    case SessionMachine::AttemptResult::kNone:
+    case SessionMachine::AttemptResult::kFailedQuiet:
+      break;
+    case SessionMachine::AttemptResult::kRestored:
+      spdlog::info("membrane session restored ({} failed attempt(s), {:.1f} s)",
+                   result.failed_attempts, result.seconds);
+      break;
+    case SessionMachine::AttemptResult::kFailedFirst:
+      spdlog::warn("membrane at {} not usable: {}; retrying with backoff", options_.address,
+                   Describe(status));
+      break;
+    case SessionMachine::AttemptResult::kFailedAgain:
+      spdlog::warn("membrane at {} still not usable after {} attempts ({:.0f} s): {}",
+                   options_.address, result.failed_attempts, result.seconds, Describe(status));
+      break;
+    case SessionMachine::AttemptResult::kExit:
+      spdlog::error("membrane at {}: {}", options_.address, status.error_message());
+      break;
   }
 }
 
@@ -291,25 +273,27 @@ void MembraneSession::OnEnded(EventStream* stream, const grpc::Status& status, b
     streams_.erase(it);
   }
   const std::string name = StreamName(stream->socket(), stream->type());
-  if (!stopping_ && !closing_) {
-    if (registered) {
+  const SessionMachine::StreamEnd end =
+      machine_.OnStreamEnded(registered, streams_.empty(), std::chrono::steady_clock::now());
+  switch (end) {
+    case SessionMachine::StreamEnd::kIgnored:
+      break;
+    case SessionMachine::StreamEnd::kNotRegistered:
+      registration_error_ =
+          grpc::Status(status.error_code(), "register " + name + ": " + status.error_message());
+      break;
+    case SessionMachine::StreamEnd::kOutageStarted:
+    case SessionMachine::StreamEnd::kOutageGoesOn:
+    case SessionMachine::StreamEnd::kBuildEnded:
+      if (end == SessionMachine::StreamEnd::kOutageStarted) {
+        spdlog::warn("membrane ended stream {} ({}); re-registering", name, Describe(status));
+      } else if (end == SessionMachine::StreamEnd::kOutageGoesOn) {
+        spdlog::debug("membrane ended stream {} ({})", name, Describe(status));
+      }
       // The membrane may have restarted: declare everything again.
       declared_ = Declarations{};
       ++epoch_;
-      ready_reported_ = false;
-      if (options_.build_mode) {
-        if (streams_.empty()) build_done_ = true;
-      } else if (!outage_) {
-        outage_ = true;
-        first_failure_ = std::chrono::steady_clock::now();
-        spdlog::warn("membrane ended stream {} ({}); re-registering", name, Describe(status));
-      } else {
-        spdlog::debug("membrane ended stream {} ({})", name, Describe(status));
-      }
-    } else {
-      registration_error_ =
-          grpc::Status(status.error_code(), "register " + name + ": " + status.error_message());
-    }
+      break;
   }
   cv_.notify_all();
   // `ended` is released after the lock (declared first, destroyed last).

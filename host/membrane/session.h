@@ -17,6 +17,10 @@
 // stream has registered and then ended, or when declaring or registering
 // fails, the exit callback says so.
 //
+// The states and their transitions are SessionMachine's
+// (session_machine.h); this class holds the data (what is wanted, declared
+// and open) and performs the steps.
+//
 // Thread-safety: every public method is thread-safe.
 #pragma once
 
@@ -36,6 +40,7 @@
 #include "host/dispatch/dispatcher.h"
 #include "host/membrane/completion_queue_thread.h"
 #include "host/membrane/event_stream.h"
+#include "host/membrane/session_machine.h"
 #include "nitric/proto/resources/v1/resources.grpc.pb.h"
 #include "nitric/proto/websockets/v1/websockets.grpc.pb.h"
 
@@ -102,10 +107,8 @@ class MembraneSession final : private EventStream::Observer {
   void Supervise();
   // One attempt: declare, open the missing streams, wait for registration.
   grpc::Status Attempt(std::unique_lock<std::mutex>& lock);
-  bool NeedsWorkLocked() const;
-  void ReportExit(std::unique_lock<std::mutex>& lock, int code);
-  bool AllRegisteredLocked() const;
-  void LogFailureLocked(const grpc::Status& status);
+  SessionMachine::Facts FactsLocked() const;
+  void LogAttemptLocked(const SessionMachine::AttemptResult& result, const grpc::Status& status);
 
   // EventStream::Observer (the queue thread).
   void OnRegistered(EventStream* stream) override;
@@ -126,22 +129,11 @@ class MembraneSession final : private EventStream::Observer {
   std::map<StreamKey, StreamState> streams_;  // GUARDED_BY(mu_)
   // The latest failure of a stream that ended before registering.
   grpc::Status registration_error_;  // GUARDED_BY(mu_)
-  bool has_wants_ = false;           // Want() was called. GUARDED_BY(mu_)
-  bool ready_reported_ = false;      // GUARDED_BY(mu_)
-  bool stopping_ = false;            // GUARDED_BY(mu_)
-  bool closing_ = false;             // GUARDED_BY(mu_)
-  bool build_registered_ = false;    // build mode: all registered once. GUARDED_BY(mu_)
-  bool build_done_ = false;          // build mode: streams ended. GUARDED_BY(mu_)
-  bool exit_reported_ = false;       // GUARDED_BY(mu_)
   // Bumped whenever a registered stream ends: declarations made before it
   // may have gone with the membrane.
-  uint64_t epoch_ = 0;   // GUARDED_BY(mu_)
-  bool outage_ = false;  // a registered stream ended and is not back yet. GUARDED_BY(mu_)
-  // Reconnect bookkeeping for rate-limited logs.
-  int failed_attempts_ = 0;                                 // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point first_failure_;     // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point last_failure_log_;  // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point next_attempt_;      // GUARDED_BY(mu_)
+  uint64_t epoch_ = 0;  // GUARDED_BY(mu_)
+  // The states and transitions (session_machine.h). GUARDED_BY(mu_)
+  SessionMachine machine_;
 
   std::mutex close_mu_;  // serialises Close()
   std::thread supervisor_;
