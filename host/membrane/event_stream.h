@@ -139,9 +139,11 @@ class EventStream final : public EventReplier, public std::enable_shared_from_th
   wsproto::ClientMessage write_msg_;
 
   // The states (event_stream_machine.h): its phase and OnMessage belong to
-  // the queue thread; everything else is GUARDED_BY(mu_).
-  std::mutex mu_;
+  // the queue thread; everything else is GUARDED_BY(mu_). mu_ follows the
+  // machine so that it shares a cache line with the writer's state, not with
+  // the read side's.
   EventStreamMachine machine_;
+  std::mutex mu_;
 };
 
 }  // namespace nitric::host

@@ -161,12 +161,15 @@ class EventStreamMachine {
   // kDraining and nothing written any more: start Finish.
   Actions FinishIfDrained();
 
+  // The read side (queue thread), apart from the writer's cache line: the
+  // hot path reads it for every event while workers take the writer's lock.
   Phase phase_ = Phase::kNew;
-  Writer writer_ = Writer::kIdle;
   bool registered_ = false;  // a fact for OnEnded, not a control state
   std::atomic<bool> stopping_{false};
 
-  // Answers not yet taken by the writer, and the writer's current batch.
+  // The writer (under the owner's mutex, which the owner places after this
+  // machine): answers not yet taken by the writer, and its current batch.
+  alignas(64) Writer writer_ = Writer::kIdle;
   std::vector<Reply> pending_;
   std::vector<Reply> batch_;
   size_t batch_pos_ = 0;
