@@ -1,12 +1,24 @@
 // The host function table (nitric_host_api) every plugin calls. Each function
-// checks what the plugin may do (declared socket or store, permission, phase)
-// and forwards KV and websocket calls to the MembraneClient. Failures return a
-// status and leave their text in a thread-local for api->last_error().
+// checks its arguments and what the plugin may do (declared socket or store,
+// permission, phase, thread) and forwards KV and websocket calls to the
+// MembraneClient. Failures return a status and leave their text in a
+// thread-local for api->last_error().
+//
+// The boundary is hostile-input safe (plugin.h, ARGUMENTS AND HANDLES): every
+// table entry is Api* wrapped in NoThrow, so no exception reaches a plugin's
+// frames (a C plugin built without unwind tables would abort the host); a
+// pointer the plugin passes is read only after it was checked; an event
+// handle is a serial number checked against the calling thread's current
+// event, never an address the host dereferences.
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <type_traits>
 #include <utility>
 
 #include <fmt/format.h>
@@ -23,6 +35,35 @@ namespace {
 // unloaded), so their destructors pin nothing.
 thread_local std::string t_last_error;
 thread_local std::string t_call_error;
+// Set when t_last_error could not be assigned (out of memory): last_error()
+// then returns this static text instead.
+thread_local const char* t_last_error_fallback = nullptr;
+
+// The event the handler running on this thread may use, and the handle it
+// was given for it (EventScope). A handle is checked by comparing it with
+// t_event_handle: no read through the plugin's pointer, so a stale or foreign
+// handle can never reach freed memory.
+thread_local nitric_event* t_event = nullptr;
+thread_local uintptr_t t_event_handle = 0;
+
+// Handle serials: each thread takes blocks of 2^20 from the shared counter, so
+// the event path does no shared atomic operation but once per block. Block 0
+// is never handed out: no handle is 0 (NULL).
+constexpr int kSerialBlockBits = 20;
+std::atomic<uint64_t> g_next_serial_block{1};
+thread_local uint64_t t_serial_next = 0;
+thread_local uint64_t t_serial_end = 0;
+
+uintptr_t NextEventHandle() noexcept {
+  if (t_serial_next == t_serial_end) {
+    const uint64_t block = g_next_serial_block.fetch_add(1, std::memory_order_relaxed);
+    t_serial_next = block << kSerialBlockBits;
+    t_serial_end = t_serial_next + (uint64_t{1} << kSerialBlockBits);
+  }
+  // Odd: never the address of a host object, which makes a handle easy to
+  // tell from a pointer in a debugger.
+  return static_cast<uintptr_t>((t_serial_next++ << 1) | 1);
+}
 
 std::string_view View(nitric_str s) {
   return s.len == 0 ? std::string_view() : std::string_view(s.ptr, s.len);
@@ -30,7 +71,69 @@ std::string_view View(nitric_str s) {
 
 nitric_status Fail(nitric_status status, std::string text) {
   t_last_error = std::move(text);
+  t_last_error_fallback = nullptr;
   return status;
+}
+
+// For the catch-all: sets the text without letting an exception out.
+void SetLastErrorNoThrow(const char* op, const char* what) noexcept {
+  try {
+    t_last_error.assign(op).append(": internal error in the host: ").append(what);
+    t_last_error_fallback = nullptr;
+  } catch (...) {
+    t_last_error_fallback = "internal error in the host (out of memory)";
+  }
+}
+
+// The value a function without a status returns when it failed.
+template <class R>
+R FailedValue() noexcept {
+  if constexpr (std::is_same_v<R, nitric_status>) {
+    return NITRIC_ERR_INTERNAL;
+  } else if constexpr (std::is_same_v<R, nitric_event_type>) {
+    return NITRIC_EVENT_TYPE_INVALID;
+  } else if constexpr (!std::is_void_v<R>) {
+    return R{};
+  }
+}
+
+// A template argument naming the function, for the error text.
+template <size_t N>
+struct OpName {
+  constexpr OpName(const char (&text)[N]) { std::copy_n(text, N, name); }  // NOLINT: implicit
+  char name[N];
+};
+
+// Wraps a table function so that no exception leaves it: an exception (out
+// of memory, a bug in the host) becomes NITRIC_ERR_INTERNAL with its text.
+// Fn is known at compile time, so the wrapper inlines to a plain call.
+template <auto Fn, OpName Name>
+struct NoThrow;
+template <class R, class... Args, R (*Fn)(Args...), OpName Name>
+struct NoThrow<Fn, Name> {
+  static R Call(Args... args) noexcept {
+    try {
+      return Fn(args...);
+    } catch (const std::exception& e) {
+      SetLastErrorNoThrow(Name.name, e.what());
+    } catch (...) {
+      SetLastErrorNoThrow(Name.name, "an exception of a non-std type");
+    }
+    return FailedValue<R>();
+  }
+};
+
+// {NULL, len > 0} is the one nitric_str that cannot be read.
+bool Readable(nitric_str s) { return s.ptr != nullptr || s.len == 0; }
+
+nitric_status Unreadable(std::string_view op, std::string_view arg, nitric_str s) {
+  return Fail(
+      NITRIC_ERR_INVALID_ARGUMENT,
+      fmt::format("{}: {} is {{NULL, {}}}: a NULL pointer with a non-zero length", op, arg, s.len));
+}
+
+nitric_status NullArgument(std::string_view op, std::string_view arg) {
+  return Fail(NITRIC_ERR_INVALID_ARGUMENT, fmt::format("{}: {} is NULL", op, arg));
 }
 
 // A membrane call's result for the plugin: its code, and its message behind
@@ -52,6 +155,13 @@ nitric_status CheckDeclaring(nitric_host* host, std::string_view what) {
   if (host->phase.load(std::memory_order_acquire) != nitric_host::kInit) {
     return Fail(NITRIC_ERR_FAILED_PRECONDITION,
                 fmt::format("{}: declarations are only accepted during init()", what));
+  }
+  // The declaration fields are written without a lock by the init thread
+  // only (host_context.h); another thread of the plugin would race with it.
+  if (std::this_thread::get_id() != host->init_thread) {
+    return Fail(
+        NITRIC_ERR_FAILED_PRECONDITION,
+        fmt::format("{}: declarations are only accepted on the thread running init()", what));
   }
   return NITRIC_OK;
 }
@@ -121,7 +231,9 @@ nitric_status FillBuffer(std::string_view bytes, nitric_buffer* out) {
 
 // ---- errors and logging ----
 
-const char* ApiLastError() { return t_last_error.c_str(); }
+const char* ApiLastError() {
+  return t_last_error_fallback != nullptr ? t_last_error_fallback : t_last_error.c_str();
+}
 
 void ApiSetError(nitric_host* /*host*/, const char* msg, size_t len) {
   t_call_error.assign(msg != nullptr ? msg : "", msg != nullptr ? len : 0);
@@ -168,6 +280,7 @@ nitric_status ApiConfigGet(nitric_host* host, const char* path, size_t path_len,
 
 nitric_status ApiDeclareWebsocket(nitric_host* host, nitric_str socket) {
   if (nitric_status st = CheckDeclaring(host, "declare_websocket"); st != NITRIC_OK) return st;
+  if (!Readable(socket)) return Unreadable("declare_websocket", "socket", socket);
   if (socket.len == 0)
     return Fail(NITRIC_ERR_INVALID_ARGUMENT, "declare_websocket: empty socket name");
   host->sockets.emplace(View(socket));
@@ -178,6 +291,7 @@ nitric_status ApiOn(nitric_host* host, nitric_str socket, uint32_t event_mask,
                     nitric_handler_fn handler, void* user_data) {
   if (nitric_status st = CheckDeclaring(host, "on"); st != NITRIC_OK) return st;
   constexpr uint32_t kAll = NITRIC_ON_CONNECT | NITRIC_ON_DISCONNECT | NITRIC_ON_MESSAGE;
+  if (!Readable(socket)) return Unreadable("on", "socket", socket);
   if (socket.len == 0) return Fail(NITRIC_ERR_INVALID_ARGUMENT, "on: empty socket name");
   if (handler == nullptr) return Fail(NITRIC_ERR_INVALID_ARGUMENT, "on: NULL handler");
   if (event_mask == 0 || (event_mask & ~kAll) != 0) {
@@ -207,6 +321,7 @@ nitric_status ApiOn(nitric_host* host, nitric_str socket, uint32_t event_mask,
 nitric_status ApiDeclareKv(nitric_host* host, nitric_str store, uint32_t allow) {
   if (nitric_status st = CheckDeclaring(host, "declare_kv"); st != NITRIC_OK) return st;
   constexpr uint32_t kAll = NITRIC_KV_GET | NITRIC_KV_SET | NITRIC_KV_DELETE;
+  if (!Readable(store)) return Unreadable("declare_kv", "store", store);
   if (store.len == 0) return Fail(NITRIC_ERR_INVALID_ARGUMENT, "declare_kv: empty store name");
   if ((allow & ~kAll) != 0) {
     return Fail(
@@ -221,20 +336,52 @@ nitric_status ApiDeclareKv(nitric_host* host, nitric_str store, uint32_t allow) 
 
 // ---- events ----
 
-nitric_event_type ApiEventType(const nitric_event* event) { return event->type; }
+// The event behind `handle` when it is the handle of the handler running on
+// this thread; else nullptr with the reason in last_error(). Two thread-local
+// loads and a compare: this is on every event accessor's path.
+nitric_event* Resolve(const nitric_event* handle, std::string_view op) {
+  if (handle != nullptr && t_event != nullptr &&
+      reinterpret_cast<uintptr_t>(handle) == t_event_handle) {
+    return t_event;
+  }
+  if (handle == nullptr) {
+    NullArgument(op, "event");
+  } else {
+    Fail(NITRIC_ERR_FAILED_PRECONDITION,
+         fmt::format("{}: the event handle is not valid here: it is only valid during the "
+                     "handler call it was passed to, on that handler's thread",
+                     op));
+  }
+  return nullptr;
+}
 
-nitric_str ApiEventSocket(const nitric_event* event) {
+// Resolve's status: INVALID_ARGUMENT for NULL, else FAILED_PRECONDITION.
+nitric_status ResolveFailure(const nitric_event* handle) {
+  return handle == nullptr ? NITRIC_ERR_INVALID_ARGUMENT : NITRIC_ERR_FAILED_PRECONDITION;
+}
+
+nitric_event_type ApiEventType(const nitric_event* handle) {
+  const nitric_event* event = Resolve(handle, "event_type");
+  return event != nullptr ? event->type : NITRIC_EVENT_TYPE_INVALID;
+}
+
+nitric_str ApiEventSocket(const nitric_event* handle) {
+  const nitric_event* event = Resolve(handle, "event_socket");
+  if (event == nullptr) return nitric_str{nullptr, 0};
   const std::string& s = event->request->socket_name();
   return nitric_str{s.data(), s.size()};
 }
 
-nitric_str ApiEventConnectionId(const nitric_event* event) {
+nitric_str ApiEventConnectionId(const nitric_event* handle) {
+  const nitric_event* event = Resolve(handle, "event_connection_id");
+  if (event == nullptr) return nitric_str{nullptr, 0};
   const std::string& s = event->request->connection_id();
   return nitric_str{s.data(), s.size()};
 }
 
-nitric_str ApiEventMessage(const nitric_event* event) {
-  if (event->type != NITRIC_EVENT_MESSAGE) return nitric_str{nullptr, 0};
+nitric_str ApiEventMessage(const nitric_event* handle) {
+  const nitric_event* event = Resolve(handle, "event_message");
+  if (event == nullptr || event->type != NITRIC_EVENT_MESSAGE) return nitric_str{nullptr, 0};
   const std::string& body = event->request->message().body();
   return nitric_str{body.data(), body.size()};
 }
@@ -254,10 +401,16 @@ const std::vector<const nitric_event::QueryEntry*>& QueryIndex(const nitric_even
   return e->query;
 }
 
-size_t ApiEventQueryCount(const nitric_event* event) { return QueryIndex(event).size(); }
+size_t ApiEventQueryCount(const nitric_event* handle) {
+  const nitric_event* event = Resolve(handle, "event_query_count");
+  return event != nullptr ? QueryIndex(event).size() : 0;
+}
 
-nitric_status ApiEventQueryKey(const nitric_event* event, size_t index, nitric_str* key,
+// `key` and `value_count` are each optional (ABI 1.0 accepted NULL for either).
+nitric_status ApiEventQueryKey(const nitric_event* handle, size_t index, nitric_str* key,
                                size_t* value_count) {
+  const nitric_event* event = Resolve(handle, "event_query_key");
+  if (event == nullptr) return ResolveFailure(handle);
   const auto& index_ = QueryIndex(event);
   if (index >= index_.size()) {
     return Fail(NITRIC_ERR_NOT_FOUND, fmt::format("event_query_key: no key number {}", index));
@@ -268,8 +421,11 @@ nitric_status ApiEventQueryKey(const nitric_event* event, size_t index, nitric_s
   return NITRIC_OK;
 }
 
-nitric_status ApiEventQueryValue(const nitric_event* event, size_t key_index, size_t value_index,
+// `value` is optional (ABI 1.0 accepted NULL: a check that the value exists).
+nitric_status ApiEventQueryValue(const nitric_event* handle, size_t key_index, size_t value_index,
                                  nitric_str* value) {
+  const nitric_event* event = Resolve(handle, "event_query_value");
+  if (event == nullptr) return ResolveFailure(handle);
   const auto& index_ = QueryIndex(event);
   if (key_index >= index_.size()) {
     return Fail(NITRIC_ERR_NOT_FOUND,
@@ -286,7 +442,8 @@ nitric_status ApiEventQueryValue(const nitric_event* event, size_t key_index, si
   return NITRIC_OK;
 }
 
-void ApiEventReject(nitric_event* event) {
+void ApiEventReject(nitric_event* handle) {
+  nitric_event* event = Resolve(handle, "event_reject");
   if (event != nullptr && event->type == NITRIC_EVENT_CONNECT) event->rejected = true;
 }
 
@@ -300,6 +457,9 @@ void AwaitPipelinedSends() {
 
 nitric_status ApiWsSend(nitric_host* host, nitric_str socket, nitric_str connection_id,
                         nitric_str data) {
+  if (!Readable(socket)) return Unreadable("ws_send", "socket", socket);
+  if (!Readable(connection_id)) return Unreadable("ws_send", "connection_id", connection_id);
+  if (!Readable(data)) return Unreadable("ws_send", "data", data);
   if (nitric_status st = CheckSocket(host, View(socket), "ws_send"); st != NITRIC_OK) return st;
   if (SendBatch* batch = SendBatch::Current();
       batch != nullptr && host->membrane->PipelinesSends()) {
@@ -312,6 +472,8 @@ nitric_status ApiWsSend(nitric_host* host, nitric_str socket, nitric_str connect
 }
 
 nitric_status ApiWsClose(nitric_host* host, nitric_str socket, nitric_str connection_id) {
+  if (!Readable(socket)) return Unreadable("ws_close", "socket", socket);
+  if (!Readable(connection_id)) return Unreadable("ws_close", "connection_id", connection_id);
   if (nitric_status st = CheckSocket(host, View(socket), "ws_close"); st != NITRIC_OK) return st;
   AwaitPipelinedSends();
   return FromStatus(host->membrane->Close(View(socket), View(connection_id)), "ws_close",
@@ -319,7 +481,8 @@ nitric_status ApiWsClose(nitric_host* host, nitric_str socket, nitric_str connec
 }
 
 nitric_status ApiWsDetails(nitric_host* host, nitric_str socket, nitric_buffer* url) {
-  if (url == nullptr) return Fail(NITRIC_ERR_INVALID_ARGUMENT, "ws_details: NULL url");
+  if (url == nullptr) return NullArgument("ws_details", "url");
+  if (!Readable(socket)) return Unreadable("ws_details", "socket", socket);
   if (nitric_status st = CheckSocket(host, View(socket), "ws_details"); st != NITRIC_OK) return st;
   std::string text;
   nitric_status st =
@@ -331,7 +494,9 @@ nitric_status ApiWsDetails(nitric_host* host, nitric_str socket, nitric_buffer* 
 
 nitric_status ApiKvGet(nitric_host* host, nitric_str store, nitric_str key,
                        nitric_buffer* json_out) {
-  if (json_out == nullptr) return Fail(NITRIC_ERR_INVALID_ARGUMENT, "kv_get: NULL json_out");
+  if (json_out == nullptr) return NullArgument("kv_get", "json_out");
+  if (!Readable(store)) return Unreadable("kv_get", "store", store);
+  if (!Readable(key)) return Unreadable("kv_get", "key", key);
   if (nitric_status st = CheckStore(host, View(store), NITRIC_KV_GET, "kv_get"); st != NITRIC_OK)
     return st;
   if (nitric_status st = CheckKey(View(key), "kv_get"); st != NITRIC_OK) return st;
@@ -343,6 +508,9 @@ nitric_status ApiKvGet(nitric_host* host, nitric_str store, nitric_str key,
 }
 
 nitric_status ApiKvSet(nitric_host* host, nitric_str store, nitric_str key, nitric_str json) {
+  if (!Readable(store)) return Unreadable("kv_set", "store", store);
+  if (!Readable(key)) return Unreadable("kv_set", "key", key);
+  if (!Readable(json)) return Unreadable("kv_set", "json", json);
   if (nitric_status st = CheckStore(host, View(store), NITRIC_KV_SET, "kv_set"); st != NITRIC_OK)
     return st;
   if (nitric_status st = CheckKey(View(key), "kv_set"); st != NITRIC_OK) return st;
@@ -360,6 +528,8 @@ nitric_status ApiKvSet(nitric_host* host, nitric_str store, nitric_str key, nitr
 }
 
 nitric_status ApiKvDelete(nitric_host* host, nitric_str store, nitric_str key) {
+  if (!Readable(store)) return Unreadable("kv_delete", "store", store);
+  if (!Readable(key)) return Unreadable("kv_delete", "key", key);
   if (nitric_status st = CheckStore(host, View(store), NITRIC_KV_DELETE, "kv_delete");
       st != NITRIC_OK) {
     return st;
@@ -372,8 +542,10 @@ nitric_status ApiKvDelete(nitric_host* host, nitric_str store, nitric_str key) {
 
 nitric_status ApiKvKeys(nitric_host* host, nitric_str store, nitric_str prefix,
                         nitric_key_iter** iter_out) {
-  if (iter_out == nullptr) return Fail(NITRIC_ERR_INVALID_ARGUMENT, "kv_keys: NULL iter_out");
+  if (iter_out == nullptr) return NullArgument("kv_keys", "iter_out");
   *iter_out = nullptr;
+  if (!Readable(store)) return Unreadable("kv_keys", "store", store);
+  if (!Readable(prefix)) return Unreadable("kv_keys", "prefix", prefix);
   if (nitric_status st = CheckStore(host, View(store), NITRIC_KV_GET, "kv_keys"); st != NITRIC_OK)
     return st;
   auto iter = std::make_unique<nitric_key_iter>();
@@ -385,8 +557,8 @@ nitric_status ApiKvKeys(nitric_host* host, nitric_str store, nitric_str prefix,
 }
 
 nitric_status ApiKvKeysNext(nitric_key_iter* iter, nitric_str* key) {
-  if (iter == nullptr || key == nullptr)
-    return Fail(NITRIC_ERR_INVALID_ARGUMENT, "kv_keys_next: NULL argument");
+  if (iter == nullptr) return NullArgument("kv_keys_next", "iter");
+  if (key == nullptr) return NullArgument("kv_keys_next", "key");
   if (iter->next >= iter->keys.size()) {
     *key = nitric_str{nullptr, 0};
     return NITRIC_DONE;
@@ -408,6 +580,7 @@ void ApiBufferFree(nitric_buffer* buffer) {
 }
 
 // Constant-initialised: ready before any plugin can be loaded. Append only.
+// Every function goes through NoThrow: nothing the host throws reaches a plugin.
 // Designated initializers name every slot: C++20 requires them in declaration
 // order, so a header that reorders (or renames) a field stops this file from
 // compiling instead of silently handing plugins a shuffled table.
@@ -415,31 +588,31 @@ const nitric_host_api kHostApi = {
     .size = sizeof(nitric_host_api),
     .abi_major = NITRIC_ABI_MAJOR,
     .abi_minor = NITRIC_ABI_MINOR,
-    .last_error = &ApiLastError,
-    .set_error = &ApiSetError,
-    .log = &ApiLog,
-    .config_get = &ApiConfigGet,
-    .declare_websocket = &ApiDeclareWebsocket,
-    .on = &ApiOn,
-    .declare_kv = &ApiDeclareKv,
-    .event_type = &ApiEventType,
-    .event_socket = &ApiEventSocket,
-    .event_connection_id = &ApiEventConnectionId,
-    .event_message = &ApiEventMessage,
-    .event_query_count = &ApiEventQueryCount,
-    .event_query_key = &ApiEventQueryKey,
-    .event_query_value = &ApiEventQueryValue,
-    .event_reject = &ApiEventReject,
-    .ws_send = &ApiWsSend,
-    .ws_close = &ApiWsClose,
-    .ws_details = &ApiWsDetails,
-    .kv_get = &ApiKvGet,
-    .kv_set = &ApiKvSet,
-    .kv_delete = &ApiKvDelete,
-    .kv_keys = &ApiKvKeys,
-    .kv_keys_next = &ApiKvKeysNext,
-    .kv_keys_free = &ApiKvKeysFree,
-    .buffer_free = &ApiBufferFree,
+    .last_error = &NoThrow<&ApiLastError, "last_error">::Call,
+    .set_error = &NoThrow<&ApiSetError, "set_error">::Call,
+    .log = &NoThrow<&ApiLog, "log">::Call,
+    .config_get = &NoThrow<&ApiConfigGet, "config_get">::Call,
+    .declare_websocket = &NoThrow<&ApiDeclareWebsocket, "declare_websocket">::Call,
+    .on = &NoThrow<&ApiOn, "on">::Call,
+    .declare_kv = &NoThrow<&ApiDeclareKv, "declare_kv">::Call,
+    .event_type = &NoThrow<&ApiEventType, "event_type">::Call,
+    .event_socket = &NoThrow<&ApiEventSocket, "event_socket">::Call,
+    .event_connection_id = &NoThrow<&ApiEventConnectionId, "event_connection_id">::Call,
+    .event_message = &NoThrow<&ApiEventMessage, "event_message">::Call,
+    .event_query_count = &NoThrow<&ApiEventQueryCount, "event_query_count">::Call,
+    .event_query_key = &NoThrow<&ApiEventQueryKey, "event_query_key">::Call,
+    .event_query_value = &NoThrow<&ApiEventQueryValue, "event_query_value">::Call,
+    .event_reject = &NoThrow<&ApiEventReject, "event_reject">::Call,
+    .ws_send = &NoThrow<&ApiWsSend, "ws_send">::Call,
+    .ws_close = &NoThrow<&ApiWsClose, "ws_close">::Call,
+    .ws_details = &NoThrow<&ApiWsDetails, "ws_details">::Call,
+    .kv_get = &NoThrow<&ApiKvGet, "kv_get">::Call,
+    .kv_set = &NoThrow<&ApiKvSet, "kv_set">::Call,
+    .kv_delete = &NoThrow<&ApiKvDelete, "kv_delete">::Call,
+    .kv_keys = &NoThrow<&ApiKvKeys, "kv_keys">::Call,
+    .kv_keys_next = &NoThrow<&ApiKvKeysNext, "kv_keys_next">::Call,
+    .kv_keys_free = &NoThrow<&ApiKvKeysFree, "kv_keys_free">::Call,
+    .buffer_free = &NoThrow<&ApiBufferFree, "buffer_free">::Call,
 };
 
 }  // namespace
@@ -448,6 +621,18 @@ const nitric_host_api* HostApi() { return &kHostApi; }
 
 nitric_status SendFailed(const SendBatch::Failure& failure) {
   return FromStatus(failure.status, "ws_send", failure.socket, failure.connection);
+}
+
+EventScope::EventScope(nitric_event* event) noexcept
+    : previous_event_(t_event), previous_handle_(t_event_handle) {
+  t_event = event;
+  t_event_handle = NextEventHandle();
+  handle_ = reinterpret_cast<nitric_event*>(t_event_handle);
+}
+
+EventScope::~EventScope() {
+  t_event = previous_event_;
+  t_event_handle = previous_handle_;
 }
 
 void ClearCallError() { t_call_error.clear(); }

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <nitric/plugin.h>
@@ -49,6 +50,9 @@ struct nitric_host {
   toml::table config;  // [plugins.<name>]; never modified while loaded
   nitric::host::MembraneClient* membrane = nullptr;  // null in --check mode
   std::atomic<int> phase{kInit};
+  // The only thread whose declarations are accepted (while phase is kInit):
+  // the one that creates the context and then calls init().
+  std::thread::id init_thread = std::this_thread::get_id();
 
   std::set<std::string, std::less<>> sockets;
   std::map<std::string, uint32_t, std::less<>> stores;           // NITRIC_KV_* bits
@@ -59,6 +63,7 @@ struct nitric_host {
 
 // One event, for the duration of one handler chain. Points into the request
 // proto (no copy of the body); lives on the stack of Generation::Handle.
+// Plugins never see its address: they get an EventScope's handle.
 struct nitric_event {
   using QueryEntry =
       google::protobuf::MapPair<std::string, nitric::proto::websockets::v1::QueryValue>;
@@ -78,6 +83,28 @@ struct nitric_key_iter {
 };
 
 namespace nitric::host {
+
+// Makes `event` the one event the handler about to run on this thread may
+// use, and gives the handle to pass to it. The handle is a serial number,
+// not an address: the event functions accept it only on this thread while
+// the scope lives, and answer FAILED_PRECONDITION otherwise (plugin.h,
+// ARGUMENTS AND HANDLES), so a handle kept past the handler, or passed to
+// another thread, can never reach freed memory. Scopes nest (the previous
+// event is restored). Costs two thread-local stores and an increment.
+class EventScope {
+ public:
+  explicit EventScope(nitric_event* event) noexcept;
+  ~EventScope();
+  EventScope(const EventScope&) = delete;
+  EventScope& operator=(const EventScope&) = delete;
+
+  nitric_event* handle() const noexcept { return handle_; }
+
+ private:
+  nitric_event* handle_;
+  nitric_event* previous_event_;
+  uintptr_t previous_handle_;
+};
 
 // The function table every plugin gets (static storage, never changes).
 const nitric_host_api* HostApi();

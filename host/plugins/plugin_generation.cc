@@ -64,8 +64,9 @@ bool PluginGeneration::Handle(wsproto::WebsocketEventType type,
       nitric_status status;
       {
         SendBatch::Scope scope(&sends);
+        EventScope event_scope(&event);  // a fresh handle per handler call
         try {
-          status = link.fn(&event, link.user_data);
+          status = link.fn(event_scope.handle(), link.user_data);
         } catch (const std::exception& e) {
           status = NITRIC_ERR_INTERNAL;
           SetCallError(std::string("an exception escaped the handler: ") + e.what());

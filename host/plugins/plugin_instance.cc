@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstring>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 // Boost.DLL over std::filesystem (no Boost.Filesystem paths in our code).
@@ -153,6 +154,7 @@ StatusOr<std::shared_ptr<PluginInstance>> PluginInstance::Load(const PluginFile&
     }
   }
   host.logger = ctx.logger->clone(host.plugin_name);
+  host.init_thread = std::this_thread::get_id();  // declarations only from here
   ClearCallError();
   nitric_status st = NITRIC_ERR_INTERNAL;
   try {

@@ -107,7 +107,11 @@ TEST(BroadcastScan, AKeyIteratorThatFailsPartWayFailsTheHandlerAfterTheKeysBefor
   event.request = &request;
   event.type = NITRIC_EVENT_MESSAGE;
   ClearCallError();
-  const nitric_status status = on_message->fn(&event, on_message->user_data);
+  nitric_status status;
+  {
+    EventScope scope(&event);
+    status = on_message->fn(scope.handle(), on_message->user_data);
+  }
 
   EXPECT_EQ(status, NITRIC_ERR_UNAVAILABLE) << nitric_status_name(status);
   EXPECT_NE(CallError().find("the scan broke off after 2 keys"), std::string::npos) << CallError();

@@ -118,7 +118,8 @@ nitric_status RunHandler(F&& fn, nitric_event& event) {
   nitric::detail::PluginState state(nullptr, nitric::host::HostApi());
   nitric::detail::HandlerSlot slot{&state, nitric::detail::WrapHandler(std::forward<F>(fn))};
   nitric::host::ClearCallError();
-  return nitric::detail::RunHandler(&event, &slot);
+  nitric::host::EventScope scope(&event);  // the handle a handler gets for `event`
+  return nitric::detail::RunHandler(scope.handle(), &slot);
 }
 
 TEST(PluginHppHandlers, AllFourShapesRun) {

@@ -39,6 +39,28 @@
  *   - Opaque handles (nitric_host, nitric_event, nitric_key_iter) are owned by
  *     the host; their lifetime is stated on each type.
  *
+ * ARGUMENTS AND HANDLES (what the host promises about bad calls)
+ *   No host function lets an exception or a crash out because of its
+ *   arguments; a failure inside the host itself returns
+ *   NITRIC_ERR_INTERNAL with text in api->last_error().
+ *   - A nitric_str {NULL, len > 0}, a NULL nitric_host*, nitric_key_iter*
+ *     or out-pointer: NITRIC_ERR_INVALID_ARGUMENT, nothing read or written.
+ *     ({NULL, 0} is the empty string. The out-pointers of event_query_key
+ *     and event_query_value are optional: NULL skips that result.)
+ *   - An event handle is valid only during the handler call it was passed
+ *     to, and only on that call's thread. Used after the handler returned,
+ *     or from another thread: NITRIC_ERR_FAILED_PRECONDITION (a NULL
+ *     handle: NITRIC_ERR_INVALID_ARGUMENT). The host checks the handle
+ *     before using it (it is a serial number, not an address), so a stale
+ *     handle never reaches freed memory.
+ *   - Declarations (declare_websocket, on, declare_kv) are accepted only
+ *     during init() and only on the thread running init(); from any other
+ *     thread, or after init() returned: NITRIC_ERR_FAILED_PRECONDITION.
+ *   - Functions without a status result (event_type, event_socket, ...)
+ *     return an empty value instead (NITRIC_EVENT_TYPE_INVALID, {NULL, 0},
+ *     0) and leave the reason in api->last_error(); set_error and log treat
+ *     {NULL, len} as empty text; buffer_free and kv_keys_free accept NULL.
+ *
  * COMPATIBILITY
  *   NITRIC_ABI_MAJOR changes only on a breaking change; a plugin built for
  *   another major is refused. NITRIC_ABI_MINOR grows when functions are
@@ -136,6 +158,11 @@ static inline const char* nitric_event_type_name(nitric_event_type type) {
   return "unknown";
 }
 
+/* What api->event_type() returns for an event handle that is not valid on
+ * the calling thread now (see ARGUMENTS AND HANDLES). Not an event type:
+ * never passed to a handler. A header-only value, not an ABI change. */
+#define NITRIC_EVENT_TYPE_INVALID ((nitric_event_type)3)
+
 /* Bit masks for api->on(); combine with |. */
 #define NITRIC_ON_CONNECT (1u << NITRIC_EVENT_CONNECT)
 #define NITRIC_ON_DISCONNECT (1u << NITRIC_EVENT_DISCONNECT)
@@ -188,7 +215,9 @@ typedef struct nitric_buffer {
 typedef struct nitric_host nitric_host;
 
 /* One websocket event. OWNERSHIP: host. Valid only during the handler call,
- * and only on the thread that called the handler. Do not keep it. */
+ * and only on the thread that called the handler. Do not keep it: the host
+ * answers a kept handle with NITRIC_ERR_FAILED_PRECONDITION (see ARGUMENTS
+ * AND HANDLES), and it is not a pointer the plugin may dereference. */
 typedef struct nitric_event nitric_event;
 
 /* A KV key scan. OWNERSHIP: host; the plugin must release it with
@@ -256,7 +285,7 @@ typedef struct nitric_host_api {
   nitric_status (*config_get)(nitric_host* host, const char* path, size_t path_len,
                               nitric_config_value* out);
 
-  /* ---- declarations: during init() only ---- */
+  /* ---- declarations: during init() only, on init()'s thread ---- */
 
   /* Declares websocket `socket` (as an SDK's NewWebsocket does). Idempotent. */
   nitric_status (*declare_websocket)(nitric_host* host, nitric_str socket);
@@ -270,7 +299,8 @@ typedef struct nitric_host_api {
    * Declaring it again adds permissions. */
   nitric_status (*declare_kv)(nitric_host* host, nitric_str store, uint32_t allow);
 
-  /* ---- events: only inside the handler the event was passed to ---- */
+  /* ---- events: only inside the handler the event was passed to ----
+   * Elsewhere: FAILED_PRECONDITION, or an empty value (ARGUMENTS AND HANDLES). */
 
   nitric_event_type (*event_type)(const nitric_event* event);
   /* Borrowed; valid during the handler call. */
