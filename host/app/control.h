@@ -6,8 +6,9 @@
 
 #include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <string>
+
+#include "host/base/mutex.h"
 
 namespace nitric::host {
 
@@ -26,27 +27,27 @@ struct ControlEvent {
 // Thread-safe.
 class ControlQueue {
  public:
-  void Post(ControlEvent event) {
+  void Post(ControlEvent event) ABSL_LOCKS_EXCLUDED(mu_) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       events_.push_back(std::move(event));
     }
     cv_.notify_one();
   }
 
   // Blocks until an event is posted.
-  ControlEvent Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return !events_.empty(); });
+  ControlEvent Wait() ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock lock(&mu_);
+    while (events_.empty()) lock.Wait(cv_);
     ControlEvent event = std::move(events_.front());
     events_.pop_front();
     return event;
   }
 
  private:
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
-  std::deque<ControlEvent> events_;  // GUARDED_BY(mu_)
+  std::deque<ControlEvent> events_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace nitric::host

@@ -21,8 +21,8 @@ GrpcMembraneClient::GrpcMembraneClient(std::shared_ptr<grpc::Channel> channel,
       queue_(queue) {}
 
 GrpcMembraneClient::~GrpcMembraneClient() {
-  std::unique_lock<std::mutex> lock(sends_mu_);
-  sends_done_.wait(lock, [this] { return sends_in_flight_ == 0; });
+  MutexLock lock(&sends_mu_);
+  while (sends_in_flight_ != 0) lock.Wait(sends_done_);
 }
 
 void GrpcMembraneClient::Prepare(grpc::ClientContext* context) const {
@@ -104,12 +104,12 @@ void GrpcMembraneClient::SendAsync(std::string_view socket, std::string_view con
       done(StatusFromGrpc(status));
       GrpcMembraneClient* const owner = client;
       delete this;
-      std::lock_guard<std::mutex> lock(owner->sends_mu_);
+      MutexLock lock(&owner->sends_mu_);
       if (--owner->sends_in_flight_ == 0) owner->sends_done_.notify_all();
     }
   };
   {
-    std::lock_guard<std::mutex> lock(sends_mu_);
+    MutexLock lock(&sends_mu_);
     ++sends_in_flight_;
   }
   auto* call = new Call;

@@ -6,13 +6,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include <grpcpp/channel.h>
 #include <grpcpp/support/status.h>
 
 #include "host/base/membrane_client.h"
+#include "host/base/mutex.h"
 #include "host/membrane/completion_queue_thread.h"
 #include "nitric/proto/kvstore/v1/kvstore.grpc.pb.h"
 #include "nitric/proto/websockets/v1/websockets.grpc.pb.h"
@@ -66,9 +66,9 @@ class GrpcMembraneClient final : public MembraneClient {
   std::unique_ptr<proto::kvstore::v1::KvStore::Stub> kv_;
   CompletionQueueThread* const queue_;
 
-  std::mutex sends_mu_;
+  Mutex sends_mu_;
   std::condition_variable sends_done_;
-  int sends_in_flight_ = 0;  // GUARDED_BY(sends_mu_)
+  int sends_in_flight_ ABSL_GUARDED_BY(sends_mu_) = 0;
 };
 
 }  // namespace nitric::host

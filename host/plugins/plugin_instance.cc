@@ -185,7 +185,7 @@ PluginInstance::~PluginInstance() {
   // its staged copy deleted the same way.
   std::shared_ptr<PluginInstance> successor;
   {
-    std::lock_guard<std::mutex> lock(successor_mu_);
+    MutexLock lock(&successor_mu_);
     successor = std::move(successor_);
   }
   try {
@@ -226,7 +226,7 @@ bool PluginInstance::ExportState(std::string* bytes) {
 }
 
 void PluginInstance::ReceiveState(const std::string* bytes) {
-  std::lock_guard<std::mutex> lock(gate_mu_);
+  MutexLock lock(&gate_mu_);
   if (abandoned_) {
     if (bytes != nullptr) {
       host_->logger->warn(
@@ -251,14 +251,14 @@ void PluginInstance::ReceiveState(const std::string* bytes) {
 void PluginInstance::HandStateTo(std::shared_ptr<PluginInstance> successor) {
   if (successor == nullptr || !exports_state() || !successor->imports_state()) return;
   successor->ready_.store(false, std::memory_order_release);
-  std::lock_guard<std::mutex> lock(successor_mu_);
+  MutexLock lock(&successor_mu_);
   successor_ = std::move(successor);
 }
 
 void PluginInstance::CancelHandOver() {
   std::shared_ptr<PluginInstance> successor;
   {
-    std::lock_guard<std::mutex> lock(successor_mu_);
+    MutexLock lock(&successor_mu_);
     successor = std::move(successor_);
   }
   if (successor != nullptr) successor->ReceiveState(nullptr);
@@ -266,11 +266,12 @@ void PluginInstance::CancelHandOver() {
 
 void PluginInstance::WaitUntilReady() const {
   if (ready_.load(std::memory_order_acquire)) return;
-  std::unique_lock<std::mutex> lock(gate_mu_);
-  if (gate_cv_.wait_for(lock, handoff_timeout_,
-                        [this] { return ready_.load(std::memory_order_acquire); })) {
-    return;
+  const auto deadline = std::chrono::steady_clock::now() + handoff_timeout_;
+  MutexLock lock(&gate_mu_);
+  while (!ready_.load(std::memory_order_acquire) &&
+         lock.WaitUntil(gate_cv_, deadline) != std::cv_status::timeout) {
   }
+  if (ready_.load(std::memory_order_acquire)) return;
   // The old version is still busy (or something holds its generation):
   // serving without its state beats stalling every event of this plugin.
   abandoned_ = true;

@@ -16,7 +16,6 @@
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -26,6 +25,7 @@
 
 #include "host/base/declarations.h"
 #include "host/base/membrane_client.h"
+#include "host/base/mutex.h"
 #include "host/base/status.h"
 #include "host/plugins/host_context.h"
 #include "host/plugins/staging_area.h"
@@ -125,14 +125,14 @@ class PluginInstance {
   Declarations declarations_;
   std::chrono::milliseconds handoff_timeout_{10000};
 
-  std::mutex successor_mu_;
-  std::shared_ptr<PluginInstance> successor_;  // GUARDED_BY(successor_mu_)
+  Mutex successor_mu_;
+  std::shared_ptr<PluginInstance> successor_ ABSL_GUARDED_BY(successor_mu_);
 
   // The hand-over gate. ready_ is true unless a predecessor's state is due.
-  mutable std::mutex gate_mu_;
+  mutable Mutex gate_mu_;
   mutable std::condition_variable gate_cv_;
   mutable std::atomic<bool> ready_{true};
-  mutable bool abandoned_ = false;  // GUARDED_BY(gate_mu_): timed out waiting
+  mutable bool abandoned_ ABSL_GUARDED_BY(gate_mu_) = false;  // timed out waiting
 };
 
 }  // namespace nitric::host

@@ -34,10 +34,10 @@ void SendBatch::Start(MembraneClient* client, std::string_view socket, std::stri
   std::string target = TargetKey(socket, connection);
   if (!state_) state_ = std::make_shared<State>();  // first send of this batch
   {
-    std::unique_lock<std::mutex> lock(state_->mu);
-    state_->done.wait(lock, [&] {
-      return state_->in_flight < kMaxInFlight && state_->targets.count(target) == 0;
-    });
+    MutexLock lock(&state_->mu);
+    while (state_->in_flight >= kMaxInFlight || state_->targets.count(target) != 0) {
+      lock.Wait(state_->done);
+    }
     ++state_->in_flight;
     state_->targets.insert(target);
   }
@@ -45,7 +45,7 @@ void SendBatch::Start(MembraneClient* client, std::string_view socket, std::stri
   client->SendAsync(socket, connection, data,
                     [state, target = std::move(target), socket = std::string(socket),
                      connection = std::string(connection)](const Status& status) {
-                      std::lock_guard<std::mutex> lock(state->mu);
+                      MutexLock lock(&state->mu);
                       --state->in_flight;
                       state->targets.erase(state->targets.find(target));
                       if (!status.ok() && !state->failure) {
@@ -57,14 +57,14 @@ void SendBatch::Start(MembraneClient* client, std::string_view socket, std::stri
 
 void SendBatch::Flush() {
   if (!state_) return;
-  std::unique_lock<std::mutex> lock(state_->mu);
-  state_->done.wait(lock, [&] { return state_->in_flight == 0; });
+  MutexLock lock(&state_->mu);
+  while (state_->in_flight != 0) lock.Wait(state_->done);
 }
 
 std::unique_ptr<SendBatch::Failure> SendBatch::Finish() {
   if (!state_) return nullptr;  // nothing was sent
-  std::unique_lock<std::mutex> lock(state_->mu);
-  state_->done.wait(lock, [&] { return state_->in_flight == 0; });
+  MutexLock lock(&state_->mu);
+  while (state_->in_flight != 0) lock.Wait(state_->done);
   return std::move(state_->failure);
 }
 

@@ -28,11 +28,11 @@
 
 #include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
 
+#include "host/base/mutex.h"
 #include "host/base/status.h"
 
 namespace nitric::host {
@@ -91,11 +91,11 @@ class SendBatch {
   // few instructions after their notify. Made by the first Start: an event
   // whose handlers send nothing costs no allocation.
   struct State {
-    std::mutex mu;
+    Mutex mu;
     std::condition_variable done;
-    int in_flight = 0;                                // GUARDED_BY(mu)
-    std::multiset<std::string, std::less<>> targets;  // socket '\n' connection. GUARDED_BY(mu)
-    std::unique_ptr<Failure> failure;                 // GUARDED_BY(mu)
+    int in_flight ABSL_GUARDED_BY(mu) = 0;
+    std::multiset<std::string, std::less<>> targets ABSL_GUARDED_BY(mu);  // socket '\n' connection
+    std::unique_ptr<Failure> failure ABSL_GUARDED_BY(mu);
   };
   std::shared_ptr<State> state_;
 };
