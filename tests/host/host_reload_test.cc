@@ -134,7 +134,7 @@ TEST_F(ReloadTest, FiftyBuildsUnderLoadLoseNoClientAndAnswerEveryMessageOnceInOr
           rec.problem = "send of message " + std::to_string(seq) + " failed";
           return;
         }
-        auto reply = clients[i]->Receive(10s);
+        auto reply = clients[i]->Receive(60s);
         if (!reply) {
           rec.problem = "no reply to message " + std::to_string(seq);
           return;
@@ -174,18 +174,18 @@ TEST_F(ReloadTest, FiftyBuildsUnderLoadLoseNoClientAndAnswerEveryMessageOnceInOr
                        [](const ClientRecord& r) { return r.stopped.load(); });
   };
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_TRUE(wait_until([&] { return served(0) || any_stopped(); }, 10s))
+  EXPECT_TRUE(wait_until([&] { return served(0) || any_stopped(); }, 60s))
       << "build 0 did not serve";
   int installed = 0;  // the newest build installed and serving
   for (int build = 1; build <= kBuilds && !any_stopped(); ++build) {
     ASSERT_NO_FATAL_FAILURE(Install(PatchedBuild(original, build)));
     host_.Signal(SIGHUP);
     // Generation 1 is build 0, so build n is generation n + 1.
-    if (!host_.WaitForStderr("] generation " + std::to_string(build + 1) + ": ", 10s)) {
+    if (!host_.WaitForStderr("] generation " + std::to_string(build + 1) + ": ", 60s)) {
       ADD_FAILURE() << "no generation for build " << build;
       break;
     }
-    if (!wait_until([&] { return served(build) || any_stopped(); }, 10s)) {
+    if (!wait_until([&] { return served(build) || any_stopped(); }, 60s)) {
       ADD_FAILURE() << "build " << build << " did not serve";
       break;
     }
@@ -203,13 +203,11 @@ TEST_F(ReloadTest, FiftyBuildsUnderLoadLoseNoClientAndAnswerEveryMessageOnceInOr
             return r.newest == kBuilds || r.stopped;
           });
         },
-        10s);
+        60s);
   }
   stop = true;
   for (auto& t : senders) t.join();
 
-  // Time for a second answer to any last message to arrive, once for all.
-  std::this_thread::sleep_for(200ms);
   size_t messages = 0;
   for (int i = 0; i < kClients; ++i) {
     const ClientRecord& rec = records[i];
@@ -218,9 +216,17 @@ TEST_F(ReloadTest, FiftyBuildsUnderLoadLoseNoClientAndAnswerEveryMessageOnceInOr
     if (all_installed && rec.problem.empty()) {
       EXPECT_EQ(rec.newest, kBuilds) << "client " << i << " never met the last build";
     }
-    // Nothing is left over: a second answer to the last message would be here.
-    auto extra = clients[i]->Receive(0ms);
-    EXPECT_FALSE(extra) << "client " << i << " got an extra frame: " << extra->data;
+    // Nothing is left over: a second answer to the last message would come
+    // before the answer to one more message (one connection's events run
+    // one at a time, in order), so no waiting "a while" is needed.
+    if (rec.stopped) continue;
+    ASSERT_TRUE(clients[i]->SendText("end")) << "client " << i;
+    for (;;) {
+      auto reply = clients[i]->Receive();
+      ASSERT_TRUE(reply) << "client " << i << ": no answer to the last message";
+      if (reply->data.ends_with(" end")) break;
+      ADD_FAILURE() << "client " << i << " got an extra frame: " << reply->data;
+    }
     EXPECT_FALSE(clients[i]->WaitClosed(0ms)) << "client " << i << " was disconnected";
   }
   for (int build = 0; build <= installed; ++build) {
@@ -302,7 +308,7 @@ TEST_F(ReloadTest, ThreeHundredSighupsKeepMappingsAtLivePluginsAndMemoryFlat) {
     const std::string want = std::to_string(build) + " ";
     for (int tries = 0; tries < 500; ++tries) {
       if (!client->SendText("x")) return false;
-      auto reply = client->Receive(5s);
+      auto reply = client->Receive(30s);
       if (!reply) return false;
       if (reply->data.rfind(want, 0) == 0) return true;
       std::this_thread::sleep_for(1ms);
@@ -312,7 +318,7 @@ TEST_F(ReloadTest, ThreeHundredSighupsKeepMappingsAtLivePluginsAndMemoryFlat) {
   // The replaced generation is released just after the new one is published,
   // on whichever thread drops it last: poll rather than look once.
   auto mapped_settles = [&] {
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
     while (MappedStagedFiles(host_.pid()) != kLivePlugins &&
            std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(2ms);
@@ -326,7 +332,7 @@ TEST_F(ReloadTest, ThreeHundredSighupsKeepMappingsAtLivePluginsAndMemoryFlat) {
   for (int i = 1; i <= kReloads; ++i) {
     ASSERT_NO_FATAL_FAILURE(Install(PatchedBuild(original, i)));
     host_.Signal(SIGHUP);
-    ASSERT_TRUE(host_.WaitForStderr("] generation " + std::to_string(i + 1) + ": ", 10s))
+    ASSERT_TRUE(host_.WaitForStderr("] generation " + std::to_string(i + 1) + ": ", 60s))
         << "reload " << i;
     ASSERT_TRUE(answered_by(i)) << "reload " << i;
     if (i % 25 == 0 || i == kBaselineAfter) {
