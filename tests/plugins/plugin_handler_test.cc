@@ -286,6 +286,41 @@ TEST(PipelinedSends, ACloseWaitsForTheSendsBeforeIt) {
   EXPECT_EQ(h.membrane.calls(), (std::vector<std::string>{"send a goodbye", "close a"}));
 }
 
+// plugin.h, ws_send: "any other membrane call of the handler (ws_close,
+// kv_*) waits for the sends before it" and "a failed send fails the call as
+// if the handler had returned that error" (so a connect is rejected).
+class PipelinedTwin : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    folder_.Add(kTestPlugins / (std::string(GetParam()) + ".so"));
+    h_.membrane.set_pipelined(true);  // sends complete later, on another thread
+    h_.Load(folder_.path());
+    ASSERT_EQ(h_.generation->plugins().size(), 1u) << h_.log.All();
+  }
+  ScratchFolder folder_;
+  Loaded h_;
+};
+
+TEST_P(PipelinedTwin, AKvCallWaitsForTheSendsBeforeIt) {
+  // The connection owes a "query:" frame, so "kv:set" sends it, writes, then
+  // sends "ok": the write must not overtake the send.
+  ASSERT_FALSE(h_.Handle(Connect(GetParam(), "a", {{"echo_query", {"1"}}})));
+  ASSERT_FALSE(h_.Handle(Message(GetParam(), "a", R"(kv:set:k:{"v":1})")));
+  EXPECT_EQ(h_.membrane.calls(), (std::vector<std::string>{R"(send a query:{"echo_query":["1"]})",
+                                                           "kv_set k", "send a ok"}));
+}
+
+TEST_P(PipelinedTwin, AFailedSendRejectsTheConnect) {
+  ASSERT_FALSE(h_.Handle(Connect(GetParam(), "a", {{"greet", {"1"}}})));
+  EXPECT_EQ(h_.membrane.SentTo("a"), std::vector<std::string>{"welcome"});
+  h_.membrane.set_fail_sends(true);
+  // The handler itself returns OK: ws_send only started the send.
+  EXPECT_TRUE(h_.Handle(Connect(GetParam(), "b", {{"greet", {"1"}}}))) << h_.log.All();
+  EXPECT_FALSE(h_.Handle(Connect(GetParam(), "c"))) << "no send, nothing to fail";
+}
+
+INSTANTIATE_TEST_SUITE_P(CAndCpp, PipelinedTwin, ::testing::Values("ctest", "cpptest"));
+
 TEST(ExamplePlugins, EchoSendsBackToTheSender) {
   ScratchFolder folder;
   folder.Add(kExamplePlugins / "echo.so");

@@ -85,6 +85,31 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{"x.so", "is not a shared object: it is not an ELF file"}),
     [](const auto& info) { return std::string(fs::path(info.param.file).stem()); });
 
+// plugin.h, init: a refused plugin's registrations are forgotten and its
+// shutdown() is never called. initfail.so declares a socket and a store and
+// registers handlers before it fails; its handlers, shutdown and export_state
+// abort(), so a call would end this test's process.
+TEST(PluginLoader, AFailedInitIsForgottenAndNeverShutDown) {
+  ScratchFolder folder;
+  folder.Add(kTestPlugins / "ctest.so");
+  folder.Add(kBroken / "initfail.so");
+  {
+    Loaded h;
+    h.Load(folder.path());
+    ASSERT_EQ(h.ReportFor("initfail.so")->outcome, PluginOutcome::kRefused);
+    EXPECT_FALSE(h.generation->declarations().sockets.contains("initfail"));
+    EXPECT_FALSE(h.generation->declarations().stores.contains("initfail-store"));
+    EXPECT_FALSE(h.Handle(Connect("initfail", "c1"))) << "no handler: accepted";
+    EXPECT_FALSE(h.Handle(Message("initfail", "c1", "x")));
+    EXPECT_FALSE(h.Handle(Disconnect("initfail", "c1")));
+    h.Load(folder.path());  // refused again; the first generation goes
+    EXPECT_FALSE(h.generation->declarations().sockets.contains("initfail"));
+  }
+  // Every generation and plugin instance is gone: a shutdown() would have
+  // run (and aborted) by now. The good plugin was not disturbed either.
+  SUCCEED();
+}
+
 TEST(PluginLoader, RefusesATruncatedFile) {
   ScratchFolder folder;
   fs::path cut = folder.Add(kTestPlugins / "ctest.so", "cut.so");

@@ -88,6 +88,7 @@ class FakeMembrane : public MembraneClient {
   Status KvSet(std::string_view store, std::string_view key, std::string_view json) override {
     std::lock_guard<std::mutex> lock(mu_);
     kv_[Key(store, key)] = std::string(json);
+    calls_.push_back("kv_set " + std::string(key));
     return Status();
   }
   Status KvDelete(std::string_view store, std::string_view key) override {
@@ -126,7 +127,7 @@ class FakeMembrane : public MembraneClient {
     std::lock_guard<std::mutex> lock(mu_);
     return kv_;
   }
-  // Completed sends and closes, in the order the membrane saw them.
+  // Completed sends, closes and KV writes, in the order the membrane saw them.
   std::vector<std::string> calls() const {
     std::lock_guard<std::mutex> lock(mu_);
     return calls_;

@@ -75,7 +75,7 @@ NITRIC_PLUGIN_VERSIONED("cpptest", "1.0", [](Plugin& p) {
   auto undeclared = p.NewKv("not-declared");  // never Allow()ed
   auto pending = std::make_shared<PendingQueries>();
 
-  ws.On(EventType_Connect, [=](Ctx& ctx) {
+  ws.On(EventType_Connect, [=](Ctx& ctx) -> Error {
     {
       std::lock_guard<std::mutex> lock(pending->mu);
       ++pending->connects;
@@ -84,12 +84,16 @@ NITRIC_PLUGIN_VERSIONED("cpptest", "1.0", [](Plugin& p) {
     auto token = params.find("token");
     if (token != params.end() && !token->second.empty() && token->second[0] == "bad") {
       ctx.Response.Reject = true;
-      return;
+      return {};
+    }
+    if (params.count("greet") != 0) {
+      if (auto err = ws.Send(ctx.Request.ConnectionID(), "welcome")) return err;
     }
     if (params.count("echo_query") != 0) {
       std::lock_guard<std::mutex> lock(pending->mu);
       pending->frames[ctx.Request.ConnectionID()] = RenderQuery(p.api(), ctx.Request.raw());
     }
+    return {};
   });
 
   ws.On(EventType_Disconnect, [=](Ctx& ctx) {

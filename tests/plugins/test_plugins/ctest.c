@@ -10,6 +10,8 @@
  *
  * Connect:
  *   - first value of query param "token" is "bad"  -> rejected
+ *   - query param "greet" present                  -> sends "welcome" to the
+ *     connection from the connect handler (a failed send rejects the connect)
  *   - query param "echo_query" present             -> the connection's first
  *     message is preceded by one extra frame: "query:" followed by a JSON
  *     object of every query param, {"k":["v1","v2"],...}: keys and values
@@ -265,6 +267,10 @@ static nitric_status on_connect(nitric_event* ev, void* user_data) {
       return NITRIC_OK;
     }
     if (str_eq(key, "echo_query")) echo_query = 1;
+    if (str_eq(key, "greet")) {
+      nitric_status s = reply(st, ev, "welcome", 7);
+      if (s != NITRIC_OK) return s;
+    }
   }
   if (echo_query) {
     nitric_str id = api->event_connection_id(ev);
