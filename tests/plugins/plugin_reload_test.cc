@@ -301,5 +301,107 @@ TEST(StateHandOver, AnAbandonedGenerationLeavesTheOldStateWhereItWas) {
   EXPECT_TRUE(h.log.Find({"imported"}).empty());
 }
 
+// ---- the hand-over's failure paths (plugin.h, export_state/import_state) ----
+// handover.so's state is a text; "set:x" sets it, any other message reads it.
+
+std::string Ask(Loaded& h, const std::string& body) {
+  h.Handle(Message("handover", "c", body));
+  return h.membrane.SentTo("c").back();
+}
+
+toml::table HandoverConfig(const std::string& settings) {
+  return toml::parse("[handover]\n" + settings + "\n");
+}
+
+TEST(StateHandOverFails, AFailedImportIsLoggedAndTheNewVersionServesFresh) {
+  ScratchFolder folder;
+  folder.Add(kTestPlugins / "handover.so");
+  Loaded h;
+  h.Load(folder.path());
+  ASSERT_EQ(Ask(h, "set:old state"), "ok");
+  h.Load(folder.path(), HandoverConfig("import = \"fail\"\nbuild = 1"));
+  ASSERT_EQ(h.report.plugins.at(0).outcome, PluginOutcome::kReplaced);
+  EXPECT_EQ(Ask(h, "get"), "fresh") << "serves, without the state it refused";
+  EXPECT_EQ(h.log.Find({"[handover] [info] importing old state"}).size(), 1u) << h.log.All();
+  EXPECT_EQ(
+      h.log.Find({"[handover] [error]", "import_state failed (HANDLER): import refused"}).size(),
+      1u)
+      << h.log.All();
+}
+
+TEST(StateHandOverFails, AFailedExportIsLoggedAndTheNewVersionImportsNothing) {
+  ScratchFolder folder;
+  folder.Add(kTestPlugins / "handover.so");
+  Loaded h;
+  h.Load(folder.path(), HandoverConfig("export = \"fail\""));
+  ASSERT_EQ(Ask(h, "set:old state"), "ok");
+  h.Load(folder.path(), HandoverConfig("export = \"fail\"\nbuild = 1"));
+  ASSERT_EQ(h.report.plugins.at(0).outcome, PluginOutcome::kReplaced);
+  EXPECT_EQ(Ask(h, "get"), "fresh");
+  EXPECT_EQ(
+      h.log.Find({"[handover] [error]", "export_state failed (HANDLER): export refused"}).size(),
+      1u)
+      << h.log.All();
+  EXPECT_TRUE(h.log.Find({"importing"}).empty()) << h.log.All();
+}
+
+TEST(StateHandOverFails, AnExportThatWritesNothingIsNotImported) {
+  ScratchFolder folder;
+  folder.Add(kTestPlugins / "handover.so");
+  Loaded h;
+  h.Load(folder.path(), HandoverConfig("export = \"empty\""));
+  ASSERT_EQ(Ask(h, "set:old state"), "ok");
+  h.Load(folder.path(), HandoverConfig("export = \"empty\"\nbuild = 1"));
+  ASSERT_EQ(h.report.plugins.at(0).outcome, PluginOutcome::kReplaced);
+  EXPECT_EQ(h.log.Find({"[handover] [info] exporting old state"}).size(), 1u) << h.log.All();
+  // import_state with zero bytes would have made the state "".
+  EXPECT_EQ(Ask(h, "get"), "fresh");
+  EXPECT_TRUE(h.log.Find({"importing"}).empty()) << h.log.All();
+}
+
+// Only one side has its callback: no hand-over at all, so the new version
+// neither waits for the old one's last event nor gets anything.
+struct OneSided {
+  const char* old_file;
+  const char* new_file;
+};
+class StateHandOverOneSided : public ::testing::TestWithParam<OneSided> {};
+
+TEST_P(StateHandOverOneSided, NeitherCallbackRunsAndTheNewVersionDoesNotWait) {
+  ScratchFolder folder;
+  folder.Add(kTestPlugins / GetParam().old_file, "handover.so");
+  Loaded h;
+  h.Load(folder.path());
+  ASSERT_EQ(Ask(h, "set:old state"), "ok");
+  std::shared_ptr<const Generation> in_flight = h.generation;  // an old event still runs
+  folder.Add(kTestPlugins / GetParam().new_file, "handover.so");
+  GenerationOptions options = h.Options(folder.path());
+  options.handoff_timeout = 3600s;  // a new version that waited would hang here
+  LoadedGeneration loaded = LoadGeneration(options, h.generation.get());
+  h.generation = loaded.generation;
+  ASSERT_EQ(loaded.report.plugins.at(0).outcome, PluginOutcome::kReplaced);
+  auto served = std::async(std::launch::async, [&] { return Ask(h, "get"); });
+  // The deadline bounds the hang of a new version that waits; it is no
+  // speed limit.
+  if (served.wait_for(120s) != std::future_status::ready) {
+    in_flight.reset();  // lets the waiting event go, so the test can end
+    served.wait();
+    FAIL() << "the new version waited for the old one's last event";
+  }
+  EXPECT_EQ(served.get(), "fresh");
+  in_flight.reset();
+  EXPECT_TRUE(h.log.Find({"exporting"}).empty()) << h.log.All();
+  EXPECT_TRUE(h.log.Find({"importing"}).empty()) << h.log.All();
+}
+
+INSTANTIATE_TEST_SUITE_P(Handover, StateHandOverOneSided,
+                         ::testing::Values(OneSided{"handover.so", "handover_noimport.so"},
+                                           OneSided{"handover_noexport.so", "handover.so"}),
+                         [](const auto& info) {
+                           return std::string(info.param.new_file == std::string("handover.so")
+                                                  ? "OnlyNewImports"
+                                                  : "OnlyOldExports");
+                         });
+
 }  // namespace
 }  // namespace nitric::host::testing
