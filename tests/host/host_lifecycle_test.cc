@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -264,6 +265,68 @@ TEST_F(LifecycleTest, ASecondHostRefusesAPidFileThatAnotherLiveHostOwns) {
       << second.stderr_text();
   EXPECT_EQ(ReadFile(pid_file), std::to_string(host_.pid()) + "\n") << "left as it was";
 }
+
+// README, Reloading plugins: `nitric-host reload` reads the pid file that a
+// host started with host.pid_file writes; `--config` names that file.
+TEST_F(LifecycleTest, ReloadWithTheConfigSignalsTheHostOfItsPidFile) {
+  const auto pid_file = dir_.path() / "from-config.pid";
+  UseConfig("[host]\npid_file = \"" + pid_file.string() + "\"\n");
+  ASSERT_NO_FATAL_FAILURE(StartHost());
+  EXPECT_EQ(ReadFile(pid_file), std::to_string(host_.pid()) + "\n") << "host.pid_file";
+
+  ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
+  HostProcess reload;
+  EXPECT_EQ(reload.Run({"reload", "--config", config_->string()}), 0) << reload.stderr_text();
+  EXPECT_NE(reload.stdout_text().find("sent SIGHUP to nitric-host (pid " +
+                                      std::to_string(host_.pid()) + ")"),
+            std::string::npos)
+      << reload.stdout_text();
+  ASSERT_TRUE(host_.WaitForStderr("socket(s) registered (3 streams), generation 2"));
+
+  host_.Signal(SIGTERM);
+  EXPECT_EQ(host_.Wait(), 0);
+  EXPECT_FALSE(std::filesystem::exists(pid_file)) << "the host removes its pid file on exit";
+}
+
+// The pid of a process that has exited (and was reaped).
+pid_t DeadPid() {
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  int status = 0;
+  waitpid(child, &status, 0);
+  return child;
+}
+
+// A pid file left behind (the host was killed) or overwritten with garbage:
+// `reload` says so and signals nobody; a new host takes the file over.
+class PidFileLeftBehind : public HostTest, public ::testing::WithParamInterface<const char*> {
+ protected:
+  std::string Content() const {
+    return GetParam() == std::string("stale") ? std::to_string(DeadPid()) + "\n"
+                                              : "nitric-host was here\n";
+  }
+  const char* Complaint() const {
+    return GetParam() == std::string("stale")
+               ? "nitric-host is not running; the pid file is stale"
+               : "does not hold a process id (\"nitric-host was here\")";
+  }
+};
+
+TEST_P(PidFileLeftBehind, ReloadRefusesItAndANewHostTakesItOver) {
+  const auto pid_file = dir_.path() / "host.pid";
+  std::ofstream(pid_file) << Content();
+  HostProcess reload;
+  EXPECT_EQ(reload.Run({"reload", "--pid-file", pid_file.string()}), 1);
+  EXPECT_NE(reload.stderr_text().find(Complaint()), std::string::npos) << reload.stderr_text();
+
+  ASSERT_NO_FATAL_FAILURE(StartHost({"--pid-file", pid_file.string()}));
+  EXPECT_EQ(ReadFile(pid_file), std::to_string(host_.pid()) + "\n");
+  HostProcess again;
+  EXPECT_EQ(again.Run({"reload", "--pid-file", pid_file.string()}), 0) << again.stderr_text();
+  ASSERT_TRUE(host_.WaitForStderr("] generation 2: "));
+}
+
+INSTANTIATE_TEST_SUITE_P(StaleAndGarbage, PidFileLeftBehind, ::testing::Values("stale", "garbage"));
 
 // The receiving end of sd_notify(): a Unix datagram socket, as systemd has.
 class NotifySocket {
