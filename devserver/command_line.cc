@@ -1,7 +1,9 @@
 #include "devserver/command_line.h"
 
 #include <charconv>
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
 
 namespace nitric::devserver {
@@ -36,7 +38,38 @@ bool ValidListen(std::string_view address) {
   return ParsePort(address.substr(colon + 1), &port);
 }
 
+bool ParseCount(std::string_view text, std::size_t* count) {
+  std::size_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value == 0) {
+    return false;
+  }
+  *count = value;
+  return true;
+}
+
 }  // namespace
+
+bool ParseSeconds(std::string_view text, std::chrono::milliseconds* out) {
+  // Digits with at most one '.', nothing else (no sign, exponent, "inf").
+  bool dot = false;
+  bool digit = false;
+  for (const char c : text) {
+    if (c == '.' && !dot) {
+      dot = true;
+    } else if (c >= '0' && c <= '9') {
+      digit = true;
+    } else {
+      return false;
+    }
+  }
+  if (!digit) return false;
+  const double seconds = std::strtod(std::string(text).c_str(), nullptr);
+  const double ms = std::round(seconds * 1000.0);
+  if (ms < 1.0 || seconds > 86400.0) return false;
+  *out = std::chrono::milliseconds(static_cast<long long>(ms));
+  return true;
+}
 
 std::string Usage() {
   return "Usage: nitric-dev-membrane [options]\n"
@@ -49,6 +82,16 @@ std::string Usage() {
          "  --gateway-port PORT     first port for socket gateways (default 4001; 0 = any)\n"
          "  --socket-port NAME=PORT pin socket NAME's gateway to PORT (repeatable)\n"
          "  --data DIR              KV data folder (default .nitric)\n"
+         "  --allow-origin PATTERN  also accept browser requests from origins matching\n"
+         "                          PATTERN ('*' matches anything; repeatable). Without\n"
+         "                          it only loopback origins (http://localhost:*,\n"
+         "                          http://127.0.0.1:*, http://[::1]:*, and https) are\n"
+         "                          accepted; requests without Origin always are\n"
+         "  --connect-timeout SECONDS\n"
+         "                          a Connect the application has not answered by then\n"
+         "                          gets HTTP 504 (default 10)\n"
+         "  --max-connections N     connections per socket; past it HTTP 503\n"
+         "                          (default 10000)\n"
          "  --help                  print this text and exit\n"
          "\n"
          "Point a service at it with SERVICE_ADDRESS=HOST:PORT. SIGINT/SIGTERM stop it\n"
@@ -72,7 +115,8 @@ bool ParseCommandLine(int argc, const char* const* argv, CommandLine* out, std::
       has_value = true;
     }
     bool known = name == "--listen" || name == "--gateway-port" || name == "--data" ||
-                 name == "--socket-port";
+                 name == "--socket-port" || name == "--allow-origin" ||
+                 name == "--connect-timeout" || name == "--max-connections";
     if (!known) {
       *error = "unknown argument '" + std::string(arg) + "'";
       return false;
@@ -102,6 +146,25 @@ bool ParseCommandLine(int argc, const char* const* argv, CommandLine* out, std::
         return false;
       }
       result.options.data_dir = std::string(value);
+    } else if (name == "--allow-origin") {
+      if (value.empty()) {
+        *error = "--allow-origin expects a pattern such as 'http://devbox:*' or '*'";
+        return false;
+      }
+      result.options.allowed_origins.emplace_back(value);
+    } else if (name == "--connect-timeout") {
+      if (!ParseSeconds(value, &result.options.connect_timeout)) {
+        *error =
+            "--connect-timeout expects seconds above 0 (e.g. 10 or 0.5), at most 86400, got '" +
+            std::string(value) + "'";
+        return false;
+      }
+    } else if (name == "--max-connections") {
+      if (!ParseCount(value, &result.options.max_connections)) {
+        *error =
+            "--max-connections expects a whole number above 0, got '" + std::string(value) + "'";
+        return false;
+      }
     } else {  // --socket-port
       std::size_t eq = value.rfind('=');
       uint16_t port = 0;

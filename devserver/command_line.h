@@ -1,10 +1,13 @@
 // Command line of nitric-dev-membrane:
 //   nitric-dev-membrane [--listen HOST:PORT] [--gateway-port PORT] [--data DIR]
-//                       [--socket-port NAME=PORT ...] [--help]
+//                       [--socket-port NAME=PORT ...] [--allow-origin PATTERN ...]
+//                       [--connect-timeout SECONDS] [--max-connections N] [--help]
 // Every option also accepts the --name=value form.
 #pragma once
 
+#include <chrono>
 #include <string>
+#include <string_view>
 
 #include "devserver/dev_membrane.h"
 
@@ -16,10 +19,14 @@ struct CommandLine {
 };
 
 // Parses argv[1..argc). Returns false with a one-line reason in `*error` on
-// bad input (unknown option, missing value, bad address or port).
+// bad input (unknown option, missing value, bad address, port or number).
 bool ParseCommandLine(int argc, const char* const* argv, CommandLine* out, std::string* error);
 
 // The --help text.
 std::string Usage();
+
+// SECONDS as --connect-timeout takes it: a positive decimal number ("10",
+// "0.25"), at most a day. False when it is not one.
+bool ParseSeconds(std::string_view text, std::chrono::milliseconds* out);
 
 }  // namespace nitric::devserver

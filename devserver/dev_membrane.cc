@@ -109,16 +109,23 @@ grpc::Status DevMembrane::Impl::Start() {
 
   // The registry opens a socket's listener when a handler registers for it;
   // the gateway is created right below and outlives every stream.
-  registry_ = std::make_unique<HandlerRegistry>([this](const std::string& socket) {
-    std::string url;
-    return gateway_->EnsureSocket(socket, &url);
-  });
+  HandlerRegistryOptions registry_options;
+  registry_options.event_timeout = options_.event_timeout;
+  registry_ = std::make_unique<HandlerRegistry>(
+      [this](const std::string& socket) {
+        std::string url;
+        return gateway_->EnsureSocket(socket, &url);
+      },
+      registry_options);
   GatewayOptions gateway_options;
   gateway_options.host = options_.gateway_host;
   gateway_options.base_port = options_.gateway_base_port;
   gateway_options.pinned_ports = options_.socket_ports;
   gateway_options.max_frame_bytes = options_.max_frame_bytes;
   gateway_options.max_send_queue_bytes = options_.max_send_queue_bytes;
+  gateway_options.allowed_origins = options_.allowed_origins;
+  gateway_options.connect_timeout = options_.connect_timeout;
+  gateway_options.max_connections = options_.max_connections;
   gateway_ = std::make_unique<Gateway>(std::move(gateway_options), *registry_);
   resources_ = std::make_unique<ResourcesService>(*gateway_, *stores_);
   websocket_ = std::make_unique<WebsocketService>(*gateway_, *resources_, *registry_);

@@ -4,6 +4,7 @@
 // (in-process) and by the integration tests.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <grpcpp/support/status.h>
 
@@ -27,6 +29,15 @@ struct DevMembraneOptions {
   std::filesystem::path data_dir = ".nitric";
   std::size_t max_frame_bytes = 1 << 20;
   std::size_t max_send_queue_bytes = 8 << 20;
+  // Gateway guards (see GatewayOptions): origins allowed besides loopback
+  // (--allow-origin), the Connect answer deadline (--connect-timeout) and
+  // the connections per socket (--max-connections).
+  std::vector<std::string> allowed_origins;
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
+  std::size_t max_connections = 10000;
+  // An event a handler stream has not answered by then fails its delivery
+  // (see HandlerRegistryOptions).
+  std::chrono::milliseconds event_timeout = std::chrono::seconds(30);
 };
 
 class DevMembrane {

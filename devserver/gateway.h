@@ -1,15 +1,20 @@
 // The dev membrane's WebSocket gateway (Boost.Beast): one loopback listener per
 // socket, with the Nitric CLI's connection lifecycle (PROTOCOL.md):
-//   upgrade request -> Connect event (reject -> 403, no handler -> 503)
+//   upgrade request -> Connect event (reject -> 403, no handler -> 503,
+//   no answer within connect_timeout -> 504)
 //   -> frames delivered one at a time, in order -> Disconnect when the client goes.
+// Before the Connect event, a request is refused when its Origin is foreign
+// (403), its query is not UTF-8 (400) or the socket is full (503).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <grpcpp/support/status.h>
 
@@ -32,6 +37,15 @@ struct GatewayOptions {
   std::size_t max_send_queue_bytes = 8 << 20;
   // I/O threads for all listeners and connections.
   int io_threads = 2;
+  // Origins accepted besides the loopback ones (--allow-origin; '*' globs).
+  // A request without an Origin header (not a browser) is always accepted.
+  std::vector<std::string> allowed_origins;
+  // A Connect the application has not answered by then gets 504, and the
+  // connection is never opened, whatever the answer says later.
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
+  // Connections per socket, counted from the upgrade request (Connect being
+  // decided, open, or closing) until the connection ends; past it, 503.
+  std::size_t max_connections = 10000;
 };
 
 class Gateway {
@@ -51,8 +65,7 @@ class Gateway {
 
   // Queues `data` to the connection: a text frame when it is valid UTF-8, a
   // binary frame otherwise. NOT_FOUND for an unknown socket or connection.
-  grpc::Status Send(const std::string& socket, const std::string& connection_id,
-                    std::string data);
+  grpc::Status Send(const std::string& socket, const std::string& connection_id, std::string data);
 
   // Closes the connection with code 1000. NOT_FOUND when unknown.
   grpc::Status Close(const std::string& socket, const std::string& connection_id);

@@ -49,6 +49,20 @@ std::shared_ptr<WsSession> GatewayCore::FindConnection(const std::string& socket
   return it == s->second.by_id.end() ? nullptr : it->second;
 }
 
+bool GatewayCore::Admit(const std::string& socket) {
+  std::unique_lock lock(mu_);
+  std::size_t& admitted = sockets_[socket].admitted;
+  if (admitted >= options_.max_connections) return false;
+  ++admitted;
+  return true;
+}
+
+void GatewayCore::Release(const std::string& socket) {
+  std::unique_lock lock(mu_);
+  std::size_t& admitted = sockets_[socket].admitted;
+  if (admitted > 0) --admitted;
+}
+
 void GatewayCore::AddOpen(const std::string& socket, int delta) {
   std::unique_lock lock(mu_);
   std::size_t& open = sockets_[socket].open;

@@ -86,6 +86,12 @@ class GatewayCore {
   std::shared_ptr<WsSession> FindConnection(const std::string& socket,
                                             const std::string& connection_id) const;
 
+  // Counts a connection of `socket` from its upgrade request until it ends
+  // (Release), against options().max_connections. False, counting nothing,
+  // when the socket is full.
+  bool Admit(const std::string& socket);
+  void Release(const std::string& socket);
+
   // Upgraded, not yet closed connections of a socket.
   void AddOpen(const std::string& socket, int delta);
   std::size_t OpenCount(const std::string& socket) const;
@@ -108,6 +114,7 @@ class GatewayCore {
   struct SocketConnections {
     std::unordered_map<std::string, std::shared_ptr<WsSession>> by_id;
     std::size_t open = 0;
+    std::size_t admitted = 0;  // see Admit
   };
 
   const GatewayOptions options_;

@@ -12,7 +12,7 @@
 #include <boost/uuid/uuid_io.hpp>
 
 #include "devserver/gateway_core.h"
-#include "devserver/gateway_query.h"
+#include "devserver/gateway_origin.h"
 #include "devserver/gateway_ws_session.h"
 
 namespace nitric::devserver {
@@ -80,7 +80,8 @@ HttpSession::HttpSession(GatewayCore& core, boost::asio::ip::tcp::socket socket,
     : core_(core),
       socket_(std::move(socket_name)),
       executor_(socket.get_executor()),
-      stream_(std::move(socket)) {}
+      stream_(std::move(socket)),
+      connect_timer_(executor_) {}
 
 void HttpSession::Start() {
   core_.SessionStarted();
@@ -126,6 +127,17 @@ void HttpSession::OnRead(beast::error_code ec) {
   request_ = parser_->release();
   parser_.reset();
 
+  if (!OriginAllowed()) {
+    const std::string origin(request_[http::field::origin]);
+    spdlog::warn("websocket '{}': refused a request from origin '{}' (--allow-origin allows more)",
+                 socket_, origin);
+    Respond(http::status::forbidden, "text/plain",
+            "origin '" + origin + "' is not allowed on websocket '" + socket_ +
+                "': only loopback origins (http://localhost:*, http://127.0.0.1:*, "
+                "http://[::1]:* and the https forms) are, unless the membrane runs with "
+                "--allow-origin PATTERN\n");
+    return;
+  }
   if (!websocket::is_upgrade(request_)) {
     if (request_.method() == http::verb::get && PathOf(Target(request_)) == "/") {
       ServeStatus();
@@ -136,16 +148,48 @@ void HttpSession::OnRead(beast::error_code ec) {
                 "': send a websocket upgrade request, or GET / for its status\n");
     return;
   }
+  OnUpgradeRequest();
+}
+
+bool HttpSession::OriginAllowed() const {
+  // Every Origin header must pass: a request that sends two is not let
+  // through on the strength of one.
+  const auto [first, last] = request_.equal_range(http::field::origin);
+  for (auto it = first; it != last; ++it) {
+    const std::string_view origin(it->value().data(), it->value().size());
+    if (!IsOriginAllowed(origin, core_.options().allowed_origins)) return false;
+  }
+  return true;
+}
+
+void HttpSession::OnUpgradeRequest() {
   if (request_[http::field::sec_websocket_key].empty() ||
       request_[http::field::sec_websocket_version] != "13") {
     Respond(http::status::upgrade_required, "text/plain",
             "websocket upgrade needs Sec-WebSocket-Key and Sec-WebSocket-Version: 13\n");
     return;
   }
+  std::string query_error;
+  query_ = ParseQueryParams(Target(request_), &query_error);
+  if (!query_error.empty()) {
+    Respond(http::status::bad_request, "text/plain", "bad request: " + query_error + "\n");
+    return;
+  }
   if (core_.stopping()) {
     Respond(http::status::service_unavailable, "text/plain", "the gateway is shutting down\n");
     return;
   }
+  if (!core_.Admit(socket_)) {
+    const std::size_t max = core_.options().max_connections;
+    spdlog::warn("websocket '{}': refused a connection: {} connections, the most allowed", socket_,
+                 max);
+    Respond(http::status::service_unavailable, "text/plain",
+            "websocket '" + socket_ + "' has " + std::to_string(max) +
+                " connections, the most the membrane allows (--max-connections); try again "
+                "later\n");
+    return;
+  }
+  admitted_ = true;
   DeliverConnect();
 }
 
@@ -169,12 +213,15 @@ void HttpSession::DeliverConnect() {
   event.set_socket_name(socket_);
   event.set_connection_id(connection_id_);
   auto& params = *event.mutable_connection()->mutable_query_params();
-  for (auto& [key, value] : ParseQueryParams(Target(request_))) {
-    params[key].add_value(std::move(value));
-  }
+  for (auto& [key, value] : query_) params[key].add_value(std::move(value));
+  query_.clear();
   // No I/O is pending while the application decides; the deadline applies
-  // again to the answer we write.
+  // again to the answer we write. The application's own deadline:
   stream_.expires_never();
+  connect_timer_.expires_after(core_.options().connect_timeout);
+  connect_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->OnConnectTimedOut();
+  });
   // The upgrade completes only after the application accepted the Connect.
   core_.sink().Deliver(wsproto::WebsocketEventType::Connect, std::move(event),
                        [gate = core_.gate(), weak = weak_from_this()](DeliveryResult result) {
@@ -184,7 +231,24 @@ void HttpSession::DeliverConnect() {
                        });
 }
 
+void HttpSession::OnConnectTimedOut() {
+  if (answered_) return;
+  answered_ = true;
+  const auto seconds = std::chrono::duration<double>(core_.options().connect_timeout).count();
+  spdlog::warn(
+      "websocket '{}': refused connection {}: the connect handler did not answer within {} s",
+      socket_, connection_id_, seconds);
+  Respond(http::status::gateway_timeout, "text/plain",
+          "the connect handler of socket '" + socket_ + "' did not answer within " +
+              fmt::format("{}", seconds) + " s (--connect-timeout)\n");
+}
+
 void HttpSession::OnConnectAnswered(const DeliveryResult& result) {
+  // Too late: the client already has its 504, and a late "accept" must not
+  // open a connection it has given up on.
+  if (answered_) return;
+  answered_ = true;
+  connect_timer_.cancel();
   if (!result.delivered) {
     bool has_handler = false;
     for (const auto type : core_.sink().RegisteredTypes(socket_)) {
@@ -212,6 +276,7 @@ void HttpSession::OnConnectAnswered(const DeliveryResult& result) {
   // Accepted: the TCP connection (and the session count) move to a WsSession,
   // which owns the rest of the lifecycle, Disconnect included.
   handed_off_ = true;
+  admitted_ = false;  // the WsSession releases it when the connection ends
   auto connection =
       std::make_shared<WsSession>(core_, std::move(stream_), socket_, std::move(connection_id_));
   connection->Start(std::move(request_));
@@ -246,6 +311,10 @@ void HttpSession::End() {
   if (!handed_off_) {
     stream_.close();
     core_.SessionEnded();
+  }
+  if (admitted_) {
+    admitted_ = false;
+    core_.Release(socket_);
   }
   core_.RemoveHttp(this);
 }

@@ -1,10 +1,13 @@
 // The HTTP phase of a connection to a socket's port: reads one request (with
-// a deadline, so idle TCP connections don't pile up), then either
+// a deadline, so idle TCP connections don't pile up), refuses it with 403
+// when it carries an Origin the gateway does not allow, then either
 //   - answers a non-upgrade request: `GET /` with a JSON status, anything
 //     else with 426 Upgrade Required, or
-//   - for an upgrade, delivers the Connect event and, when the application
-//     accepts, hands the connection to a WsSession; otherwise refuses it
-//     (403 rejected, 503 no connect handler, 502 delivery failed).
+//   - for an upgrade, refuses a query that is not UTF-8 once decoded (400)
+//     and a full socket (503), else delivers the Connect event and, when the
+//     application accepts in time, hands the connection to a WsSession;
+//     otherwise refuses it (403 rejected, 503 no connect handler, 502
+//     delivery failed, 504 no answer within connect_timeout).
 #pragma once
 
 #include <memory>
@@ -13,10 +16,12 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include "devserver/event_sink.h"
+#include "devserver/gateway_query.h"
 
 namespace nitric::devserver {
 
@@ -44,9 +49,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   void Read();
   void OnRead(boost::beast::error_code ec);
+  bool OriginAllowed() const;
+  void OnUpgradeRequest();
   void ServeStatus();
   void DeliverConnect();
   void OnConnectAnswered(const DeliveryResult& result);
+  void OnConnectTimedOut();
   void Respond(boost::beast::http::status status, std::string content_type, std::string body);
   void End();
 
@@ -59,7 +67,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   Request request_;
   boost::beast::http::response<boost::beast::http::string_body> response_;
+  QueryPairs query_;
   std::string connection_id_;
+  boost::asio::steady_timer connect_timer_;  // bounds the wait for the Connect answer
+  bool admitted_ = false;    // counted by core_.Admit, not yet released or handed off
+  bool answered_ = false;    // the Connect was answered or timed out: later news is ignored
   bool handed_off_ = false;  // the TCP connection now belongs to a WsSession
   bool ended_ = false;
 };

@@ -1,8 +1,36 @@
 #include "devserver/gateway_query.h"
 
+#include <cstdio>
+
+#include "devserver/gateway_utf8.h"
+
 namespace nitric::devserver {
 
 namespace {
+
+// Longest piece of a raw query quoted back in an error message.
+constexpr std::size_t kMaxQuoted = 100;
+
+// `raw` as it can be quoted in a text message: printable ASCII kept, every
+// other byte as %XX, cut to kMaxQuoted characters.
+std::string Quoted(std::string_view raw) {
+  std::string out;
+  for (const char c : raw) {
+    if (out.size() >= kMaxQuoted) {
+      out += "...";
+      break;
+    }
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte > 0x20 && byte < 0x7f && c != '\'') {
+      out.push_back(c);
+    } else {
+      char escaped[4];
+      std::snprintf(escaped, sizeof escaped, "%%%02X", byte);
+      out += escaped;
+    }
+  }
+  return out;
+}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -34,7 +62,8 @@ bool UrlDecode(std::string_view in, std::string* out) {
   return true;
 }
 
-QueryPairs ParseQueryParams(std::string_view target) {
+QueryPairs ParseQueryParams(std::string_view target, std::string* error) {
+  if (error) error->clear();
   QueryPairs pairs;
   const std::size_t question = target.find('?');
   if (question == std::string_view::npos) return pairs;
@@ -56,6 +85,17 @@ QueryPairs ParseQueryParams(std::string_view target) {
     std::string key;
     std::string value;
     if (!UrlDecode(raw_key, &key) || !UrlDecode(raw_value, &value)) continue;
+    const bool key_ok = IsValidUtf8(key);
+    if (!key_ok || !IsValidUtf8(value)) {
+      if (error) {
+        *error = key_ok ? "the value of query parameter '" + Quoted(raw_key) +
+                              "' is not valid UTF-8 after percent-decoding ('" + Quoted(raw_value) +
+                              "')"
+                        : "the query parameter key '" + Quoted(raw_key) +
+                              "' is not valid UTF-8 after percent-decoding";
+      }
+      return {};
+    }
     pairs.emplace_back(std::move(key), std::move(value));
   }
   return pairs;

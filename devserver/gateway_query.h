@@ -17,7 +17,13 @@ using QueryPairs = std::vector<std::pair<std::string, std::string>>;
 // empty value; empty segments ("a=1&&b=2") are skipped. A pair with a
 // malformed escape ("%G1", a trailing '%') is dropped, as Go's parser drops it,
 // rather than handed on half-decoded. Thread-safe.
-QueryPairs ParseQueryParams(std::string_view target);
+//
+// A key or value that is not valid UTF-8 once decoded ("?name=%FF") cannot
+// be handed to the application as text: then the result is empty and, when
+// `error` is given, *error says which parameter (shown as it was sent, bytes
+// outside printable ASCII as %XX) and whether its key or its value. *error is
+// left empty when the query is fine.
+QueryPairs ParseQueryParams(std::string_view target, std::string* error = nullptr);
 
 // Decodes '+' to a space and %XX escapes. False when an escape is malformed.
 bool UrlDecode(std::string_view in, std::string* out);

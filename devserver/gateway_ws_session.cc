@@ -253,6 +253,7 @@ void WsSession::Finish(const std::string& why) {
   // come back here and find the session finished.
   beast::get_lowest_layer(ws_).close();
   if (was_open) core_.AddOpen(socket_, -1);
+  core_.Release(socket_);  // admitted by the HttpSession that handed it over
   core_.SessionEnded();
   spdlog::debug("websocket '{}': connection {} ended: {}", socket_, id_, why);
 

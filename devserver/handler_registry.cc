@@ -1,5 +1,6 @@
 #include "devserver/handler_registry.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <deque>
@@ -27,6 +28,15 @@ DeliveryResult Failed(std::string why) {
 
 std::string PairName(const std::string& socket, wsproto::WebsocketEventType type) {
   return "socket '" + socket + "' event '" + EventTypeName(type) + "'";
+}
+
+double Seconds(std::chrono::milliseconds d) { return std::chrono::duration<double>(d).count(); }
+
+// How often the deadline thread looks for overdue events: a quarter of the
+// deadline, so an event fails at most 25% late, within sane bounds.
+std::chrono::milliseconds DeadlineTick(std::chrono::milliseconds timeout) {
+  return std::clamp<std::chrono::milliseconds>(timeout / 4, std::chrono::milliseconds(10),
+                                               std::chrono::seconds(1));
 }
 
 }  // namespace
@@ -74,11 +84,12 @@ class HandlerRegistry::Stream final
     *msg.mutable_websocket_event_request() = std::move(event);
     const wsproto::ServerMessage* start = nullptr;
     bool accepted = false;
+    const auto deadline = std::chrono::steady_clock::now() + registry_->options_.event_timeout;
     {
       std::lock_guard lock(mu_);
       if (!ending_) {
         accepted = true;
-        pending_.emplace(id, std::move(done));
+        pending_.emplace(id, Pending{std::move(done), deadline});
         start = PushLocked(std::move(msg));
       }
     }
@@ -93,7 +104,7 @@ class HandlerRegistry::Stream final
   // completes), removes the registration and fails every waiting event.
   // Idempotent; thread-safe.
   void End(grpc::Status status) {
-    std::unordered_map<uint64_t, Callback> failed;
+    std::unordered_map<uint64_t, Pending> failed;
     bool registered = false;
     bool finish_now = false;
     {
@@ -116,8 +127,9 @@ class HandlerRegistry::Stream final
       spdlog::info("websocket handler for {} removed ({}): {}", PairName(socket_, type_), label_,
                    status.ok() ? "stream closed" : status.error_message());
     }
-    for (auto& [id, cb] : failed) {
-      cb(Failed("handler stream for " + PairName(socket_, type_) + " ended before answering"));
+    for (auto& [id, pending] : failed) {
+      pending.done(
+          Failed("handler stream for " + PairName(socket_, type_) + " ended before answering"));
     }
     if (finish_now) Finish(std::move(status));
   }
@@ -178,6 +190,48 @@ class HandlerRegistry::Stream final
 
   void OnCancel() override {
     End(grpc::Status(grpc::StatusCode::CANCELLED, "handler stream cancelled"));
+  }
+
+  // Fails every event whose deadline is before `now`; called by the
+  // registry's deadline thread. The stream itself stays: one slow event is
+  // not a dead service, but a run of them is logged as unhealthy.
+  void ExpireOverdue(std::chrono::steady_clock::time_point now) {
+    std::vector<std::pair<uint64_t, Callback>> expired;
+    int in_a_row = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (ending_) return;  // End fails whatever is left
+      for (auto it = pending_.begin(); it != pending_.end();) {
+        if (it->second.deadline < now) {
+          expired.emplace_back(it->first, std::move(it->second.done));
+          it = pending_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      if (expired.empty()) return;
+      const int before = consecutive_timeouts_;
+      consecutive_timeouts_ += static_cast<int>(expired.size());
+      if (before < registry_->options_.unhealthy_after &&
+          consecutive_timeouts_ >= registry_->options_.unhealthy_after) {
+        in_a_row = consecutive_timeouts_;
+      }
+    }
+    const double seconds = Seconds(registry_->options_.event_timeout);
+    for (const auto& [id, done] : expired) {
+      spdlog::warn("HandleEvents ({}, {}): event {} not answered within {} s; its delivery failed",
+                   PairName(socket_, type_), label_, id, seconds);
+    }
+    if (in_a_row > 0) {  // logged before the callbacks run: they may take a while
+      spdlog::error(
+          "HandleEvents stream for {} ({}) is unhealthy: {} events in a row were not answered "
+          "within {} s; is the service stuck? Restart it if this goes on",
+          PairName(socket_, type_), label_, in_a_row, seconds);
+    }
+    for (auto& [id, done] : expired) {
+      done(Failed("the handler for " + PairName(socket_, type_) + " did not answer within " +
+                  fmt::format("{}", seconds) + " s"));
+    }
   }
 
   void OnDone() override {
@@ -242,14 +296,21 @@ class HandlerRegistry::Stream final
     bool parsed = ec == std::errc() && end == text.data() + text.size();
     Callback done;
     bool found = false;
+    bool recovered = false;
     if (parsed) {
       std::lock_guard lock(mu_);
       auto it = pending_.find(id);
       if (it != pending_.end()) {
-        done = std::move(it->second);
+        done = std::move(it->second.done);
         pending_.erase(it);
         found = true;
+        recovered = consecutive_timeouts_ >= registry_->options_.unhealthy_after;
+        consecutive_timeouts_ = 0;
       }
+    }
+    if (recovered) {
+      spdlog::info("HandleEvents stream for {} ({}) answers again", PairName(socket_, type_),
+                   label_);
     }
     if (!found) {
       spdlog::warn("HandleEvents ({}, {}): answer with unknown id '{}' ignored",
@@ -272,6 +333,11 @@ class HandlerRegistry::Stream final
     return &writes_.front();
   }
 
+  struct Pending {
+    Callback done;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
   HandlerRegistry* const registry_;
   std::string label_;  // for logs: the service name, or the peer address
 
@@ -286,9 +352,10 @@ class HandlerRegistry::Stream final
   bool writing_ = false;     // GUARDED_BY(mu_): a StartWrite is outstanding
   // Front is the message in flight when writing_. std::deque keeps element
   // addresses stable across push_back, which StartWrite relies on.
-  std::deque<wsproto::ServerMessage> writes_;       // GUARDED_BY(mu_)
-  std::optional<grpc::Status> deferred_finish_;     // GUARDED_BY(mu_)
-  std::unordered_map<uint64_t, Callback> pending_;  // GUARDED_BY(mu_)
+  std::deque<wsproto::ServerMessage> writes_;      // GUARDED_BY(mu_)
+  std::optional<grpc::Status> deferred_finish_;    // GUARDED_BY(mu_)
+  std::unordered_map<uint64_t, Pending> pending_;  // GUARDED_BY(mu_)
+  int consecutive_timeouts_ = 0;                   // GUARDED_BY(mu_); reset by an answer
 };
 
 // ---- Service ---------------------------------------------------------------
@@ -314,12 +381,15 @@ class HandlerRegistry::Service final : public wsproto::WebsocketHandler::Callbac
 
 // ---- HandlerRegistry -------------------------------------------------------
 
-HandlerRegistry::HandlerRegistry(SocketHook on_socket_registered)
+HandlerRegistry::HandlerRegistry(SocketHook on_socket_registered, HandlerRegistryOptions options)
     : on_socket_registered_(std::move(on_socket_registered)),
-      service_(std::make_unique<Service>(this)) {}
+      options_(options),
+      service_(std::make_unique<Service>(this)),
+      deadline_thread_([this] { ExpireOverdueLoop(); }) {}
 
 HandlerRegistry::~HandlerRegistry() {
   Shutdown();
+  StopDeadlines();
   std::unique_lock lock(mu_);
   // gRPC calls OnDone asynchronously, possibly after Server::Wait() returned;
   // the streams point at this registry until then.
@@ -375,6 +445,33 @@ void HandlerRegistry::Shutdown() {
   for (auto& stream : streams) {
     stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "membrane is shutting down"));
   }
+}
+
+void HandlerRegistry::ExpireOverdueLoop() {
+  const auto tick = DeadlineTick(options_.event_timeout);
+  std::unique_lock deadline_lock(deadline_mu_);
+  while (!deadline_cv_.wait_for(deadline_lock, tick, [this] { return deadline_stop_; })) {
+    deadline_lock.unlock();
+    std::vector<std::shared_ptr<Stream>> streams;
+    {
+      std::lock_guard lock(mu_);
+      streams.reserve(live_.size());
+      for (auto& [ptr, stream] : live_) streams.push_back(stream);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& stream : streams) stream->ExpireOverdue(now);
+    streams.clear();  // released before waiting again
+    deadline_lock.lock();
+  }
+}
+
+void HandlerRegistry::StopDeadlines() {
+  {
+    std::lock_guard lock(deadline_mu_);
+    deadline_stop_ = true;
+  }
+  deadline_cv_.notify_all();
+  if (deadline_thread_.joinable()) deadline_thread_.join();
 }
 
 bool HandlerRegistry::Adopt(std::shared_ptr<Stream> stream) {

@@ -12,15 +12,21 @@
 //   registered                              -> ack: ServerMessage{registration_response}
 //   stream ends (either side, any reason)   -> registration removed, every event
 //                                              still waiting fails (delivered=false)
+//   event not answered within event_timeout -> that event fails (delivered=false);
+//                                              the stream stays, and after
+//                                              unhealthy_after timeouts in a row
+//                                              it is logged as unhealthy
 #pragma once
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -34,9 +40,19 @@ namespace nitric::devserver {
 // "connect", "disconnect", "message" (as the SDKs name them), or "type N".
 std::string EventTypeName(wsproto::WebsocketEventType type);
 
+struct HandlerRegistryOptions {
+  // An event not answered by then fails its delivery: a Connect is refused,
+  // a message's connection is closed, a Disconnect is given up.
+  std::chrono::milliseconds event_timeout = std::chrono::seconds(30);
+  // This many timeouts in a row on one stream (no answer in between) log it
+  // as unhealthy, once per run of timeouts.
+  int unhealthy_after = 3;
+};
+
 // Thread-safety: every public method is thread-safe. Deliver() never blocks on
 // the network and never calls a callback while holding a lock. No thread is
-// dedicated to a stream: reads and writes complete on gRPC's callback threads.
+// dedicated to a stream: reads and writes complete on gRPC's callback threads;
+// one thread of the registry's own fails events whose deadline passed.
 class HandlerRegistry final : public EventSink {
  public:
   // Called (outside any lock) when a stream registers for a socket, so that
@@ -44,7 +60,8 @@ class HandlerRegistry final : public EventSink {
   // refuse the registration.
   using SocketHook = std::function<grpc::Status(const std::string& socket)>;
 
-  explicit HandlerRegistry(SocketHook on_socket_registered = nullptr);
+  explicit HandlerRegistry(SocketHook on_socket_registered = nullptr,
+                           HandlerRegistryOptions options = {});
   // REQUIRES: the gRPC server serving service() has been shut down. Waits
   // (bounded) for the last stream to be released by gRPC.
   ~HandlerRegistry() override;
@@ -78,8 +95,12 @@ class HandlerRegistry final : public EventSink {
   void Unregister(const std::string& socket, wsproto::WebsocketEventType type, Stream* stream);
   void Forget(Stream* stream);  // last call a Stream makes (from OnDone)
   uint64_t NextId() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
+  // The deadline thread: every tick, fails the overdue events of every stream.
+  void ExpireOverdueLoop();
+  void StopDeadlines();
 
   const SocketHook on_socket_registered_;
+  const HandlerRegistryOptions options_;
   std::unique_ptr<Service> service_;
   std::atomic<uint64_t> next_id_{1};
 
@@ -90,6 +111,11 @@ class HandlerRegistry final : public EventSink {
   std::unordered_map<std::string, Slots> registered_;  // GUARDED_BY(mu_)
   // Every stream gRPC has handed us and not yet finished with (OnDone).
   std::unordered_map<Stream*, std::shared_ptr<Stream>> live_;  // GUARDED_BY(mu_)
+
+  std::mutex deadline_mu_;
+  std::condition_variable deadline_cv_;
+  bool deadline_stop_ = false;   // GUARDED_BY(deadline_mu_)
+  std::thread deadline_thread_;  // last: started once everything above exists
 };
 
 }  // namespace nitric::devserver

@@ -72,6 +72,13 @@ Status ParseCli(const std::vector<std::string>& args, CliOptions* options) {
         return BadUsage("--dev-port: expected a port number 0..65535, got \"" + v + "\"");
       }
       options->dev_port = static_cast<uint16_t>(port);
+    } else if (flag == "--dev-allow-origin") {
+      if (Status st = value(&v); !st.ok()) return st;
+      if (v.empty()) {
+        return BadUsage(
+            "--dev-allow-origin: expected a pattern such as \"http://devbox:*\" or \"*\"");
+      }
+      options->dev_allow_origins.push_back(v);
     } else if (flag == "--dev") {
       if (Status st = no_value(); !st.ok()) return st;
       options->dev = true;
@@ -118,6 +125,10 @@ Options:
                        print each socket's ws:// URL
   --dev-data DIR       dev membrane's KV data folder (default .nitric)
   --dev-port N         first dev gateway port (default 4001; 0 = ephemeral)
+  --dev-allow-origin PATTERN
+                       dev gateway: also accept browser requests from
+                       origins matching PATTERN ('*' globs; repeatable);
+                       by default only loopback origins are accepted
   --check              load and initialise every plugin without a membrane,
                        print what each declares and handles, then exit
                        (non-zero if any plugin fails)

@@ -25,6 +25,7 @@ struct CliOptions {
   bool dev = false;                            // --dev: in-process dev membrane
   std::filesystem::path dev_data = ".nitric";  // --dev-data DIR
   uint16_t dev_port = 4001;                    // --dev-port N: first gateway port (0: ephemeral)
+  std::vector<std::string> dev_allow_origins;  // --dev-allow-origin PATTERN (repeatable)
   bool check = false;
   bool version = false;
   bool help = false;

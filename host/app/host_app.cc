@@ -110,6 +110,7 @@ class HostApp {
     options.gateway_host = "127.0.0.1";
     options.gateway_base_port = cli_.dev_port;
     options.data_dir = cli_.dev_data;
+    options.allowed_origins = cli_.dev_allow_origins;
     dev_ = std::make_unique<devserver::DevMembrane>(options);
     grpc::Status status = dev_->Start();
     if (!status.ok()) {

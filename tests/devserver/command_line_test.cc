@@ -1,6 +1,7 @@
 // nitric-dev-membrane's command line.
 #include "devserver/command_line.h"
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,21 @@ TEST(CommandLine, DefaultsMatchTheNitricCli) {
   EXPECT_EQ(p.cl.options.gateway_base_port, 4001);
   EXPECT_EQ(p.cl.options.data_dir, ".nitric");
   EXPECT_FALSE(p.cl.help);
+  EXPECT_TRUE(p.cl.options.allowed_origins.empty());
+  EXPECT_EQ(p.cl.options.connect_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(p.cl.options.max_connections, 10000u);
+}
+
+TEST(CommandLine, TakesTheGatewayGuards) {
+  Parsed p = Parse({"--allow-origin", "http://devbox:*", "--allow-origin=*", "--connect-timeout",
+                    "0.25", "--max-connections=3"});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.cl.options.allowed_origins, (std::vector<std::string>{"http://devbox:*", "*"}));
+  EXPECT_EQ(p.cl.options.connect_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(p.cl.options.max_connections, 3u);
+  EXPECT_NE(Usage().find("--allow-origin PATTERN"), std::string::npos);
+  EXPECT_NE(Usage().find("--connect-timeout SECONDS"), std::string::npos);
+  EXPECT_NE(Usage().find("--max-connections N"), std::string::npos);
 }
 
 TEST(CommandLine, AcceptsEveryOptionInBothForms) {
@@ -68,6 +84,15 @@ TEST(CommandLine, RejectsBadInputWithAReason) {
       {"--socket-port", "=4000"},
       {"--socket-port", "chat=0"},
       {"--data", ""},
+      {"--allow-origin", ""},
+      {"--connect-timeout", "0"},
+      {"--connect-timeout", "-1"},
+      {"--connect-timeout", "1e3"},
+      {"--connect-timeout", "inf"},
+      {"--connect-timeout", "."},
+      {"--connect-timeout", "100000"},
+      {"--max-connections", "0"},
+      {"--max-connections", "many"},
       {"positional"},
   };
   for (const auto& args : bad) {

@@ -15,6 +15,8 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include "log_capture.h"
+
 namespace nitric::devserver {
 namespace {
 
@@ -104,11 +106,13 @@ wsproto::WebsocketEventRequest MessageEvent(const std::string& socket, const std
 class HandlerRegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    registry_ = std::make_unique<HandlerRegistry>([this](const std::string& socket) {
-      std::lock_guard lock(mu_);
-      hooked_sockets_.push_back(socket);
-      return grpc::Status::OK;
-    });
+    registry_ = std::make_unique<HandlerRegistry>(
+        [this](const std::string& socket) {
+          std::lock_guard lock(mu_);
+          hooked_sockets_.push_back(socket);
+          return grpc::Status::OK;
+        },
+        registry_options_);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -149,6 +153,7 @@ class HandlerRegistryTest : public ::testing::Test {
     return false;
   }
 
+  HandlerRegistryOptions registry_options_;  // used by SetUp
   std::mutex mu_;
   std::vector<std::string> hooked_sockets_;
   std::unique_ptr<HandlerRegistry> registry_;
@@ -387,6 +392,60 @@ TEST_F(HandlerRegistryTest, ShutdownEndsStreamsAndRefusesDeliveries) {
   EXPECT_FALSE(Deliver(wsproto::Message, MessageEvent("chat", "c", "x")).get().delivered);
   HandlerClient late(*stub_);
   EXPECT_FALSE(late.Register("chat", wsproto::Message));
+}
+
+// Event deadlines (issue 11, deliverable 4): the events below are never
+// answered, so the short deadline decides every outcome and nothing depends
+// on how fast the test runs.
+class HandlerRegistryDeadlineTest : public HandlerRegistryTest {
+ protected:
+  HandlerRegistryDeadlineTest() { registry_options_.event_timeout = 100ms; }
+};
+
+TEST_F(HandlerRegistryDeadlineTest, AnEventNotAnsweredInTimeFailsAndTheStreamStays) {
+  HandlerClient client(*stub_);
+  ASSERT_TRUE(client.Register("chat", wsproto::Message));
+
+  auto result = Deliver(wsproto::Message, MessageEvent("chat", "c", "x"));
+  ServerMessage event;
+  ASSERT_TRUE(client.Read(&event));  // the service got it and says nothing
+
+  ASSERT_EQ(result.wait_for(60s), std::future_status::ready);
+  const DeliveryResult r = result.get();
+  EXPECT_FALSE(r.delivered);
+  EXPECT_NE(r.error.find("the handler for socket 'chat' event 'message' did not answer within "
+                         "0.1 s"),
+            std::string::npos)
+      << r.error;
+  EXPECT_EQ(registry_->RegisteredTypes("chat").size(), 1u) << "one slow event is not a dead stream";
+  // Its answer, when it comes, is for an event that is gone.
+  EXPECT_TRUE(client.Answer(event.id(), false));
+}
+
+TEST_F(HandlerRegistryDeadlineTest, SeveralTimeoutsInARowLogTheStreamAsUnhealthy) {
+  using nitric::devserver::testing::LogCapture;
+  LogCapture log;
+  HandlerClient client(*stub_);
+  ASSERT_TRUE(client.Register("chat", wsproto::Message));
+  const auto time_out = [&](int n) {
+    std::vector<std::future<DeliveryResult>> results;
+    for (int i = 0; i < n; ++i) {
+      results.push_back(Deliver(wsproto::Message, MessageEvent("chat", "c", "x")));
+    }
+    for (auto& result : results) {
+      ASSERT_EQ(result.wait_for(60s), std::future_status::ready);
+      EXPECT_FALSE(result.get().delivered);
+    }
+  };
+
+  ASSERT_NO_FATAL_FAILURE(time_out(registry_options_.unhealthy_after - 1));
+  EXPECT_EQ(log.Text().find("is unhealthy"), std::string::npos) << "not yet";
+  ASSERT_NO_FATAL_FAILURE(time_out(1));
+
+  EXPECT_NE(log.Text().find("HandleEvents stream for socket 'chat' event 'message' (service "
+                            "'registry-test') is unhealthy: 3 events in a row were not answered"),
+            std::string::npos)
+      << log.Text();
 }
 
 }  // namespace

@@ -127,6 +127,12 @@ WsClient::ConnectResult WsClient::Connect(std::string_view url, const WsClientOp
     return result;
   }
 
+  if (!options.headers.empty()) {
+    client->ws_.set_option(websocket::stream_base::decorator(
+        [headers = options.headers](websocket::request_type& req) {
+          for (const auto& [name, value] : headers) req.insert(name, value);
+        }));
+  }
   websocket::response_type response;
   tcp_stream.expires_after(options.timeout);
   client->ws_.async_handshake(response, host + ":" + std::to_string(port), target,

@@ -15,6 +15,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -43,6 +45,8 @@ struct WsClientOptions {
   int receive_buffer_bytes = 0;
   // Largest message the client accepts.
   std::size_t max_message_bytes = 64 << 20;
+  // Extra headers of the upgrade request, e.g. {"Origin", "http://x:1"}.
+  std::vector<std::pair<std::string, std::string>> headers = {};
 };
 
 // Thread-safety: all methods may be called from any thread (writes take
