@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the suite needs, builds everything and runs the whole test
 # suite (unit, integration, end-to-end with real Node clients, benchmark smoke
-# runs). This is the command CI runs (.ci/run).
+# runs), then the clang -Wthread-safety build of the host libraries. This is
+# the command CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,5 +17,8 @@ fi
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build_dir" -j "$jobs"
 
-cd "$build_dir"
-ctest --output-on-failure --timeout 300 -j "$jobs" "$@"
+(cd "$build_dir" && ctest --output-on-failure --timeout 300 -j "$jobs" "$@")
+
+# The lock annotations are checked only by clang: build the host libraries
+# once more with clang -Wthread-safety -Werror (a separate build folder).
+JOBS=$jobs bash scripts/thread-safety.sh "${build_dir}-thread-safety"
