@@ -60,6 +60,7 @@ class ConfigReader {
         Unknown(name, key.source());
       }
     }
+    FinishPool();
     return true;
   }
 
@@ -104,6 +105,31 @@ class ConfigReader {
       int64_t n = 0;
       if (!Integer(path, node, 0, 1024, &n)) return false;
       c.workers = n == 0 ? HostConfig::DefaultWorkers() : static_cast<int>(n);
+      return true;
+    }
+    if (key == "max_workers") {
+      int64_t n = 0;
+      if (!Integer(path, node, 1, 4096, &n)) return false;
+      c.max_workers = static_cast<int>(n);
+      max_workers_set_ = true;
+      return true;
+    }
+    if (key == "handler_timeout_ms") {
+      int64_t ms = 0;
+      if (!Integer(path, node, 0, 86'400'000, &ms)) return false;
+      c.handler_timeout = std::chrono::milliseconds(ms);
+      return true;
+    }
+    if (key == "max_queued_events_per_connection") {
+      int64_t n = 0;
+      if (!Integer(path, node, 1, 1'000'000, &n)) return false;
+      c.max_queued_events_per_connection = static_cast<int>(n);
+      return true;
+    }
+    if (key == "shutdown_timeout_ms") {
+      int64_t ms = 0;
+      if (!Integer(path, node, 1, 86'400'000, &ms)) return false;
+      c.shutdown_timeout = std::chrono::milliseconds(ms);
       return true;
     }
     if (key == "watch") {
@@ -151,6 +177,21 @@ class ConfigReader {
     }
     Unknown(path, key.source());
     return true;
+  }
+
+  // host.max_workers below host.workers (or below the automatic size): the
+  // pool never shrinks under its base, so the base wins, with a warning when
+  // the file asked for both.
+  void FinishPool() {
+    HostConfig& c = result_->config;
+    if (c.max_workers >= c.workers) return;
+    if (max_workers_set_) {
+      result_->warnings.push_back(source_.string() + ": host.max_workers (" +
+                                  std::to_string(c.max_workers) + ") is below host.workers (" +
+                                  std::to_string(c.workers) + "); using " +
+                                  std::to_string(c.workers) + " for both");
+    }
+    c.max_workers = c.workers;
   }
 
   // [plugins.<name>] tables are the plugins' own business: only their shape
@@ -204,6 +245,7 @@ class ConfigReader {
 
   const std::filesystem::path& source_;
   ConfigResult* result_;
+  bool max_workers_set_ = false;
 };
 
 }  // namespace

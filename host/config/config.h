@@ -37,8 +37,19 @@ struct HostConfig {
   // [host]
   // Relative paths in a config file are relative to the file's folder.
   std::filesystem::path plugins_dir = "plugins";
-  // Worker pool size; never 0 once loaded (0 in the file means "auto").
+  // Worker pool base size; never 0 once loaded (0 in the file means "auto").
   int workers = DefaultWorkers();
+  // The pool grows past `workers` while every worker is busy, up to this
+  // many (host/dispatch/dispatcher.h). Never below `workers` once loaded.
+  int max_workers = 256;
+  // A handler running longer is reported and its event answered by the host
+  // (host/dispatch/dispatcher.h); 0 turns the watch off.
+  std::chrono::milliseconds handler_timeout{30000};
+  // Events queued (or running) for one connection; past it the host closes
+  // that connection.
+  int max_queued_events_per_connection = 1024;
+  // How long SIGTERM waits for running handlers before the host exits 1.
+  std::chrono::milliseconds shutdown_timeout{30000};
   // Reload when the plugins folder changes (inotify).
   bool watch = false;
   // Where the running host writes its pid (for `nitric-host reload`); empty:
