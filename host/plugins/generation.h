@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "host/base/declarations.h"
 #include "nitric/proto/websockets/v1/websockets.pb.h"
@@ -35,6 +37,23 @@ class Generation {
   // 1 for the first generation, +1 per successful reload.
   virtual uint64_t number() const = 0;
 };
+
+// Which plugin's handler a worker thread is in, for the dispatcher's watch of
+// long-running handlers (host/dispatch/dispatcher.h). The dispatcher points
+// t_handler_progress at its worker's record for the thread's life;
+// Generation::Handle implementations store the plugin's interned name
+// (InternPluginName) just before calling its handler, with a relaxed store.
+// The watch reads it from another thread; interned names are never freed, so
+// a name read late is still valid.
+struct HandlerProgress {
+  std::atomic<const std::string*> plugin{nullptr};
+};
+// Null on threads that are not dispatcher workers.
+inline thread_local HandlerProgress* t_handler_progress = nullptr;
+
+// A copy of `name` that lives as long as the process; the same pointer for
+// equal names. Thread-safe. Meant for plugin names (a handful per process).
+const std::string* InternPluginName(std::string_view name);
 
 // The current generation, swapped atomically. Readers take a reference that
 // keeps their generation alive until they drop it.

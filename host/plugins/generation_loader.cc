@@ -1,6 +1,7 @@
 #include "host/plugins/generation_loader.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <fstream>
 #include <iterator>
@@ -13,6 +14,13 @@
 #include <spdlog/spdlog.h>
 
 namespace nitric::host {
+
+namespace {
+std::atomic<const std::string*> g_plugin_loading{nullptr};
+}  // namespace
+
+const std::string* PluginFileLoading() { return g_plugin_loading.load(std::memory_order_relaxed); }
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -186,7 +194,10 @@ LoadedGeneration LoadGeneration(const GenerationOptions& options, const Generati
         chosen = old;
         r.outcome = PluginOutcome::kUnchanged;
       } else {
+        // Named while it loads: a stop that times out says whose init hangs.
+        g_plugin_loading.store(InternPluginName(r.file), std::memory_order_relaxed);
         auto loaded = PluginInstance::Load(file, ctx);
+        g_plugin_loading.store(nullptr, std::memory_order_relaxed);
         if (!loaded.ok()) {
           r.reason = loaded.status().message();
         } else if (names.count(loaded.value()->name()) != 0) {

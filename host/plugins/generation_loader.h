@@ -88,6 +88,11 @@ struct LoadedGeneration {
   void Abandon(const Generation* previous);
 };
 
+// The plugins-folder file whose load and init() is running right now on any
+// thread (LoadGeneration), or null. For the log line of a stop that timed
+// out (an init that never returns). Thread-safe; the string is interned.
+const std::string* PluginFileLoading();
+
 // `previous` may be null (first load) or any Generation (only a
 // PluginGeneration's plugins can be reused).
 LoadedGeneration LoadGeneration(const GenerationOptions& options, const Generation* previous);

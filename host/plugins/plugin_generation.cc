@@ -1,6 +1,8 @@
 #include "host/plugins/plugin_generation.h"
 
 #include <exception>
+#include <mutex>
+#include <set>
 #include <utility>
 
 #include "host/plugins/host_context.h"
@@ -21,6 +23,15 @@ nitric_event_type ToNitric(wsproto::WebsocketEventType type) {
 
 }  // namespace
 
+const std::string* InternPluginName(std::string_view name) {
+  static std::mutex mu;
+  static auto* names = new std::set<std::string, std::less<>>;  // never freed: see generation.h
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = names->find(name);
+  if (it == names->end()) it = names->emplace(name).first;
+  return &*it;
+}
+
 PluginGeneration::PluginGeneration(uint64_t number,
                                    std::vector<std::shared_ptr<PluginInstance>> plugins,
                                    std::shared_ptr<StagingArea> staging)
@@ -28,7 +39,8 @@ PluginGeneration::PluginGeneration(uint64_t number,
   for (const auto& plugin : plugins_) {
     declarations_.Merge(plugin->declarations());
     for (const HandlerRegistration& reg : plugin->handlers()) {
-      chains_[reg.socket][reg.type].push_back(Link{plugin.get(), reg.fn, reg.user_data});
+      chains_[reg.socket][reg.type].push_back(
+          Link{plugin.get(), InternPluginName(plugin->name()), reg.fn, reg.user_data});
     }
   }
 }
@@ -58,7 +70,9 @@ bool PluginGeneration::Handle(wsproto::WebsocketEventType type,
     event.request = &request;
     event.type = ntype;
     SendBatch sends;
+    HandlerProgress* const progress = t_handler_progress;
     for (const Link& link : chain) {
+      if (progress != nullptr) progress->plugin.store(link.name, std::memory_order_relaxed);
       link.plugin->WaitUntilReady();  // a reloaded plugin's state hand-over
       ClearCallError();
       nitric_status status;

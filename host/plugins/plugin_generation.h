@@ -44,7 +44,8 @@ class PluginGeneration final : public Generation {
 
  private:
   struct Link {
-    PluginInstance* plugin;  // kept alive by plugins_
+    PluginInstance* plugin;   // kept alive by plugins_
+    const std::string* name;  // InternPluginName(plugin->name())
     nitric_handler_fn fn;
     void* user_data;
   };
