@@ -2,8 +2,10 @@
 
 #include <sched.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
+#include <system_error>
 
 #include <spdlog/spdlog.h>
 
@@ -26,9 +28,55 @@ size_t Dispatcher::KeyHash::operator()(const ConnectionKeyView& k) const {
          (std::hash<std::string_view>()(k.socket) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
 }
 
-Dispatcher::Dispatcher(int workers, const GenerationSlot* generations) : generations_(generations) {
-  workers_.reserve(workers);
-  for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+namespace {
+
+Dispatcher::Options FixedPool(int workers) {
+  Dispatcher::Options options;
+  options.workers = workers;
+  options.max_workers = workers;
+  return options;
+}
+
+Dispatcher::Options Normalized(Dispatcher::Options options) {
+  if (options.workers < 1) options.workers = 1;
+  if (options.max_workers < options.workers) options.max_workers = options.workers;
+  return options;
+}
+
+// Often enough to notice a timeout within a quarter of it, rarely enough to
+// cost nothing measurable when idle.
+std::chrono::milliseconds TickFor(const Dispatcher::Options& options) {
+  using std::chrono::milliseconds;
+  if (options.handler_timeout.count() <= 0) return milliseconds(50);
+  return std::clamp(options.handler_timeout / 4, milliseconds(5), milliseconds(50));
+}
+
+const char* TypeName(wsproto::WebsocketEventType type) {
+  switch (type) {
+    case wsproto::Connect:
+      return "Connect";
+    case wsproto::Disconnect:
+      return "Disconnect";
+    default:
+      return "Message";
+  }
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(int workers, const GenerationSlot* generations)
+    : Dispatcher(FixedPool(workers), generations) {}
+
+Dispatcher::Dispatcher(const Options& options, const GenerationSlot* generations, CloseFn close)
+    : options_(Normalized(options)),
+      generations_(generations),
+      close_(std::move(close)),
+      tick_(TickFor(options_)) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int i = 0; i < options_.workers; ++i) SpawnLocked();
+  }
+  watch_ = std::thread([this] { WatchLoop(); });
 }
 
 Dispatcher::~Dispatcher() {
@@ -50,6 +98,8 @@ Event* Dispatcher::NewEvent() {
 
 Event* Dispatcher::Submit(Event* event) {
   bool wake = false;
+  bool unrun = false;       // answered here, without running (full queue)
+  bool first_drop = false;  // ... and the connection is closed because of it
   Event* fresh = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -58,29 +108,66 @@ Event* Dispatcher::Submit(Event* event) {
       fresh = event;  // dropped unanswered; reused for the (last) read
     } else {
       Connection* c = FindOrAddLocked(event->message.websocket_event_request());
-      event->next = nullptr;
-      if (c->tail != nullptr) {
-        c->tail->next = event;
-      } else {
-        c->head = event;
-      }
-      c->tail = event;
-      ++queued_;
-      if (!c->scheduled) {
-        c->scheduled = true;
-        PushReadyLocked(c);
-        // Wake a sleeper only if no worker is looking for work already and
-        // no wake-up is on its way: busy workers pick ready connections up
-        // without being told, and chain further wake-ups (WorkerLoop).
-        if (!spinning_ && sleeping_ > wakeups_pending_) {
-          ++wakeups_pending_;
-          wake = true;
+      // A Disconnect is always taken: the plugin must hear that the
+      // connection is gone, and it comes once.
+      if (options_.max_queued_per_connection != 0 && event->type != wsproto::Disconnect &&
+          (c->closing || c->queued >= options_.max_queued_per_connection)) {
+        unrun = true;
+        ++stats_.overflow_dropped;
+        if (!c->closing) {
+          c->closing = true;
+          first_drop = true;
+          ++stats_.overflow_closes;
+          closes_.push_back(CloseRequest{c->key->socket, c->key->connection});
         }
+        // c has events queued (it is not empty, or it would not be full or
+        // closing), so it stays in the map.
+        fresh = event;
+      } else {
+        event->next = nullptr;
+        if (c->tail != nullptr) {
+          c->tail->next = event;
+        } else {
+          c->head = event;
+        }
+        c->tail = event;
+        ++c->queued;
+        ++queued_;
+        PublishQueuedLocked();
+        if (!c->scheduled) {
+          c->scheduled = true;
+          PushReadyLocked(c);
+          // Wake a sleeper only if no worker is looking for work already and
+          // no wake-up is on its way: busy workers pick ready connections up
+          // without being told, and chain further wake-ups (WorkerLoop).
+          if (!spinning_ && sleeping_ > wakeups_pending_) {
+            ++wakeups_pending_;
+            wake = true;
+          }
+        }
+        fresh = TakeFreeEventLocked();
       }
-      fresh = TakeFreeEventLocked();
     }
   }
   if (wake) work_cv_.notify_one();
+  if (unrun) {
+    const auto& request = event->message.websocket_event_request();
+    if (first_drop) {
+      watch_cv_.notify_one();  // the watch thread makes the (blocking) close call
+      spdlog::warn(
+          "connection {} on socket {} has {} events queued (host.max_queued_events_per_connection)"
+          ": closing it; its further messages are answered without running",
+          request.connection_id(), request.socket_name(), options_.max_queued_per_connection);
+    } else {
+      spdlog::debug(
+          "connection {} on socket {} is closing for a full queue: {} event answered "
+          "without running",
+          request.connection_id(), request.socket_name(), TypeName(event->type));
+    }
+    // Never blocks on the network (EventReplier), so fine on a stream thread.
+    event->reply_to->Reply(std::move(*event->message.mutable_id()),
+                           event->type == wsproto::Connect);
+  }
   if (fresh == event) {
     fresh->reply_to.reset();
     fresh->message.Clear();
@@ -95,31 +182,100 @@ void Dispatcher::Recycle(Event* event) {
   RecycleLocked(event);
 }
 
+bool Dispatcher::HasRoom() const {
+  return options_.max_queued == 0 ||
+         queued_now_.load(std::memory_order_relaxed) < options_.max_queued;
+}
+
+bool Dispatcher::WaitForRoom(RoomWaiter* waiter) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (options_.max_queued == 0 || queued_ < options_.max_queued || draining_) return true;
+  waiters_.push_back(waiter);
+  return false;
+}
+
+void Dispatcher::MaybeResumeReaders(std::unique_lock<std::mutex>& lock) {
+  if (waiters_.empty()) return;
+  if (!draining_ && queued_ > options_.max_queued - options_.max_queued / 4) return;
+  std::vector<RoomWaiter*> waiters;
+  waiters.swap(waiters_);
+  lock.unlock();
+  for (RoomWaiter* waiter : waiters) waiter->OnRoom();
+  lock.lock();
+}
+
 void Dispatcher::Drain() {
   {
     std::unique_lock<std::mutex> lock(mu_);
     draining_ = true;
+    // Paused readers must read on to see their streams end.
+    MaybeResumeReaders(lock);
     drain_cv_.wait(lock, [this] { return queued_ == 0; });
     exit_ = true;
   }
   work_cv_.notify_all();
+  watch_cv_.notify_all();
   std::lock_guard<std::mutex> join_lock(join_mu_);
-  for (std::thread& t : workers_) {
-    if (t.joinable()) t.join();
+  if (watch_.joinable()) watch_.join();
+  std::vector<std::unique_ptr<Worker>> workers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    workers.swap(workers_);
   }
+  for (const auto& w : workers) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+std::vector<Dispatcher::RunningHandler> Dispatcher::Running() const {
+  std::vector<RunningHandler> running;
+  {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& w : workers_) {
+      if (w->event != nullptr) running.push_back(DescribeLocked(*w, now));
+    }
+  }
+  std::sort(running.begin(), running.end(),
+            [](const RunningHandler& a, const RunningHandler& b) { return a.elapsed > b.elapsed; });
+  return running;
 }
 
 Dispatcher::Stats Dispatcher::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
+  Stats stats = stats_;
+  stats.workers = counted_;
+  return stats;
 }
 
-void Dispatcher::WorkerLoop() {
+void Dispatcher::SpawnLocked() {
+  auto worker = std::make_unique<Worker>();
+  Worker* raw = worker.get();
+  try {
+    // The new thread waits for mu_ (held here) before it looks at anything.
+    raw->thread = std::thread([this, raw] { WorkerLoop(raw); });
+  } catch (const std::system_error& e) {
+    spdlog::error("worker pool: cannot start another worker thread ({}); {} running", e.what(),
+                  counted_);
+    return;
+  }
+  ++counted_;
+  workers_.push_back(std::move(worker));
+}
+
+void Dispatcher::WorkerLoop(Worker* self) {
+  t_handler_progress = &self->progress;
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     bool spun = false;
     while (ready_head_ == nullptr) {
-      if (exit_) return;
+      if (exit_) {
+        if (self->counted) --counted_;
+        self->counted = false;
+        self->exited = true;
+        return;
+      }
+      ++idle_seen_;
       if (!spinning_ && !spun) {
         // One worker lingers briefly before sleeping: under load the next
         // event usually arrives within microseconds, and catching it here
@@ -133,9 +289,17 @@ void Dispatcher::WorkerLoop() {
         continue;
       }
       ++sleeping_;
-      work_cv_.wait(lock);
+      const bool idle_long =
+          work_cv_.wait_for(lock, options_.idle_retire) == std::cv_status::timeout;
       --sleeping_;
       if (wakeups_pending_ > 0) --wakeups_pending_;
+      if (idle_long && ready_head_ == nullptr && !exit_ && counted_ > options_.workers) {
+        // The pool shrinks back to its base size once the rush is over.
+        --counted_;
+        self->counted = false;
+        self->exited = true;  // the watch joins the thread
+        return;
+      }
     }
     Connection* c = ready_head_;
     ready_count_.fetch_sub(1, std::memory_order_relaxed);
@@ -145,6 +309,11 @@ void Dispatcher::WorkerLoop() {
     // The event stays at the head of its queue while it runs, so the
     // connection's later events line up behind it.
     Event* event = c->head;
+    self->event = event;
+    ++self->runs;
+    ++busy_;
+    self->answered.store(false, std::memory_order_relaxed);
+    self->progress.plugin.store(nullptr, std::memory_order_relaxed);
     // More work waiting than this worker takes: bring a sleeper in. This
     // chains wake-ups through the pool (off the gRPC threads) so a backlog
     // that built up while a worker was spinning still runs in parallel.
@@ -153,18 +322,35 @@ void Dispatcher::WorkerLoop() {
 
     lock.unlock();
     if (wake_another) work_cv_.notify_one();
-    Run(event);
+    const bool answered_here = Run(self, event);
     lock.lock();
 
+    self->event = nullptr;
+    const bool was_stuck = self->stuck;
+    if (!was_stuck) --busy_;
+    if (!answered_here) ++stats_.late_results;
     c->head = event->next;
     if (c->head == nullptr) c->tail = nullptr;
+    --c->queued;
     RecycleLocked(event);
     ++stats_.handled;
     if (--queued_ == 0 && draining_) drain_cv_.notify_all();
+    PublishQueuedLocked();
     if (c->head != nullptr) {
       PushReadyLocked(c);  // behind the others: one busy connection cannot starve them
     } else {
       RemoveLocked(c);
+    }
+    MaybeResumeReaders(lock);
+    if (was_stuck) {
+      self->stuck = false;
+      --stats_.stuck;
+      if (exit_ || counted_ >= options_.max_workers) {
+        self->exited = true;  // the pool was refilled meanwhile
+        return;
+      }
+      self->counted = true;
+      ++counted_;
     }
   }
 }
@@ -185,8 +371,9 @@ void Dispatcher::SpinForWork() const {
   }
 }
 
-void Dispatcher::Run(Event* event) {
+bool Dispatcher::Run(Worker* self, Event* event) {
   bool reject = false;
+  bool answered_here = false;
   {
     // Held until the answer is queued: the generation (and its plugins) stays
     // loaded for as long as this event runs.
@@ -203,15 +390,145 @@ void Dispatcher::Run(Event* event) {
         reject = event->type == wsproto::Connect;
       }
     }
+    const auto& request = event->message.websocket_event_request();
     if (spdlog::should_log(spdlog::level::trace)) {
-      const auto& request = event->message.websocket_event_request();
       spdlog::trace("{} event {} of {}/{}: {}", wsproto::WebsocketEventType_Name(event->type),
                     event->message.id(), request.socket_name(), request.connection_id(),
                     reject ? "reject" : "accept");
     }
-    event->reply_to->Reply(std::move(*event->message.mutable_id()), reject);
+    if (!self->answered.exchange(true, std::memory_order_acq_rel)) {
+      event->reply_to->Reply(std::move(*event->message.mutable_id()), reject);
+      answered_here = true;
+    } else {
+      // The watch answered at the deadline (and took reply_to); the event
+      // must not be answered twice.
+      const std::string* plugin = self->progress.plugin.load(std::memory_order_relaxed);
+      const auto late = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - self->timed_out_at);
+      spdlog::warn(
+          "handler of plugin {} for the {} event of connection {} on socket {} returned {} ms "
+          "after it timed out (it ran at least {} ms); its result ({}) is dropped: the host "
+          "answered that event already",
+          plugin != nullptr ? *plugin : "?", TypeName(event->type), request.connection_id(),
+          request.socket_name(), late.count(), (self->elapsed_at_timeout + late).count(),
+          reject ? "reject" : "accept");
+    }
   }
-  event->reply_to.reset();
+  if (answered_here) event->reply_to.reset();
+  return answered_here;
+}
+
+void Dispatcher::WatchLoop() {
+  std::vector<TimedOut> timed_out;
+  std::vector<CloseRequest> closes;
+  std::vector<std::unique_ptr<Worker>> exited;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!exit_) {
+    if (closes_.empty()) watch_cv_.wait_for(lock, tick_);
+    if (exit_) break;
+    ScanLocked(std::chrono::steady_clock::now(), &timed_out);
+    closes.swap(closes_);
+    for (auto it = workers_.begin(); it != workers_.end();) {
+      if ((*it)->exited) {
+        exited.push_back(std::move(*it));
+        it = workers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (timed_out.empty() && closes.empty() && exited.empty()) continue;
+    lock.unlock();
+    for (const auto& w : exited) w->thread.join();
+    exited.clear();
+    for (TimedOut& t : timed_out) {
+      const RunningHandler& what = t.what;
+      const bool close = what.type == wsproto::Message;
+      spdlog::warn(
+          "handler of plugin {} has run {} ms (host.handler_timeout_ms is {}) on the {} event of "
+          "connection {} on socket {}: {}; its worker no longer counts toward the pool",
+          what.plugin.empty() ? "?" : what.plugin, what.elapsed.count(),
+          options_.handler_timeout.count(), TypeName(what.type), what.connection, what.socket,
+          what.type == wsproto::Connect ? "rejecting the connect"
+          : close                       ? "answering it and closing the connection"
+                                        : "answering it");
+      t.reply_to->Reply(std::move(t.id), what.type == wsproto::Connect);
+      t.reply_to.reset();
+      // A rejected connect has no connection to close, a Disconnect's is gone.
+      if (close && close_) close_(what.socket, what.connection);
+    }
+    timed_out.clear();
+    for (const CloseRequest& c : closes) {
+      if (close_) close_(c.socket, c.connection);
+    }
+    closes.clear();
+    lock.lock();
+  }
+}
+
+void Dispatcher::ScanLocked(std::chrono::steady_clock::time_point now,
+                            std::vector<TimedOut>* timed_out) {
+  const auto timeout = options_.handler_timeout;
+  for (const auto& wp : workers_) {
+    Worker& w = *wp;
+    if (w.event == nullptr) {
+      w.seen = false;
+      continue;
+    }
+    if (!w.seen || w.seen_runs != w.runs) {
+      w.seen = true;
+      w.seen_runs = w.runs;
+      w.seen_at = now;
+      continue;
+    }
+    if (w.stuck || timeout.count() <= 0 || now - w.seen_at < timeout) continue;
+    w.timed_out_at = now;
+    w.elapsed_at_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(now - w.seen_at);
+    if (w.answered.exchange(true, std::memory_order_acq_rel)) continue;  // it just returned
+    w.stuck = true;
+    w.counted = false;
+    --counted_;
+    --busy_;
+    ++stats_.stuck;
+    ++stats_.timed_out;
+    TimedOut t;
+    t.what = DescribeLocked(w, now);
+    t.reply_to = std::move(w.event->reply_to);
+    t.id = w.event->message.id();
+    timed_out->push_back(std::move(t));
+  }
+  if (exit_) return;
+  // Stuck workers do not count: refill the base size at once.
+  while (counted_ < options_.workers) {
+    const int before = counted_;
+    SpawnLocked();
+    if (counted_ == before) break;  // could not start a thread; logged
+  }
+  // Grow by one when every counted worker has been busy for a whole tick
+  // with events waiting; a worker that found nothing to do in between means
+  // the pool kept up.
+  const bool saturated = ready_head_ != nullptr && busy_ >= counted_;
+  if (saturated && was_saturated_ && idle_seen_ == idle_seen_at_tick_ &&
+      counted_ < options_.max_workers) {
+    SpawnLocked();
+  }
+  was_saturated_ = saturated;
+  idle_seen_at_tick_ = idle_seen_;
+}
+
+Dispatcher::RunningHandler Dispatcher::DescribeLocked(
+    const Worker& worker, std::chrono::steady_clock::time_point now) const {
+  RunningHandler r;
+  const std::string* plugin = worker.progress.plugin.load(std::memory_order_relaxed);
+  if (plugin != nullptr) r.plugin = *plugin;
+  const auto& request = worker.event->message.websocket_event_request();
+  r.socket = request.socket_name();
+  r.connection = request.connection_id();
+  r.type = worker.event->type;
+  if (worker.seen && worker.seen_runs == worker.runs) {
+    r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - worker.seen_at);
+  }
+  r.timed_out = worker.stuck;
+  return r;
 }
 
 Dispatcher::Connection* Dispatcher::FindOrAddLocked(const wsproto::WebsocketEventRequest& request) {

@@ -1,6 +1,5 @@
-// The dispatcher: runs websocket events on a bounded worker pool, one at a
-// time and in arrival order per connection, different connections in
-// parallel.
+// The dispatcher: runs websocket events on a worker pool, one at a time and in
+// arrival order per connection, different connections in parallel.
 //
 //   stream (gRPC completion-queue thread)  worker thread
 //   ─────────────────────────────────────  ─────────────────────────────────
@@ -18,6 +17,33 @@
 // only while a connection has events queued or running; their map nodes are
 // recycled, so steady state allocates nothing here.
 //
+// Isolation (issue 10): no handler can stop the others.
+//   - The pool grows: when every counted worker has been busy for a whole
+//     watch tick while events wait, the watch thread adds a worker, up to
+//     Options::max_workers; a worker beyond Options::workers that finds no
+//     work for Options::idle_retire exits.
+//   - Long handlers: a handler running longer than Options::handler_timeout
+//     is logged (plugin, socket, connection, event type, elapsed) and its
+//     event answered by the watch thread (a Connect as rejected); for a
+//     Message the connection is closed through CloseFn, and its later events
+//     stay queued behind the stuck one (they run, in order, when it returns),
+//     so none overtakes it. The stuck worker stops counting toward the pool.
+//     When the handler returns, its result is logged and dropped: every event
+//     is answered exactly once, by whoever claims the answer first (one atomic
+//     exchange per event, on the worker's own record).
+//   - Bounded queues: past Options::max_queued_per_connection events of one
+//     connection (a Disconnect is always taken, so the plugin hears it), the
+//     connection is closed through CloseFn (logged) and its further messages
+//     are answered without running. In total, HasRoom()/WaitForRoom() tell a
+//     reader to stop reading above Options::max_queued and call it back below
+//     three quarters of it (back-pressure instead of an unbounded buffer).
+// The watch thread wakes every tick (at most 50 ms; a quarter of the handler
+// timeout when that is shorter) and scans the worker records under the
+// dispatcher's mutex; the hot path pays one counter increment under the lock
+// it already holds and the answer's atomic exchange, nothing per event on the
+// watch's side. Elapsed times come from the ticks: "at least" that long, and a
+// timeout fires between handler_timeout and handler_timeout + 2 ticks.
+//
 // Each event runs against the generation that is current when it starts; the
 // worker holds that generation until the event is answered, so a reload never
 // pulls code from under a running handler.
@@ -26,8 +52,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -42,14 +71,61 @@ namespace nitric::host {
 
 class Dispatcher {
  public:
-  struct Stats {
-    uint64_t handled = 0;  // answered (or the answer queued on a dead stream)
-    uint64_t dropped = 0;  // submitted after Drain() began; never answered
+  struct Options {
+    int workers = 4;      // the base size (host.workers); >= 1
+    int max_workers = 4;  // host.max_workers; raised to `workers` if below
+    // host.handler_timeout_ms; 0: no timeout.
+    std::chrono::milliseconds handler_timeout{0};
+    // host.max_queued_events_per_connection; 0: no limit.
+    size_t max_queued_per_connection = 0;
+    // All connections together; above it HasRoom() is false. 0: no limit.
+    size_t max_queued = 0;
+    // How long a worker beyond `workers` waits for work before it exits.
+    std::chrono::milliseconds idle_retire{10000};
   };
 
-  // Starts `workers` threads (REQUIRES: workers >= 1). `generations` must
-  // outlive the dispatcher.
+  // Closes a connection through the membrane. Called on the dispatcher's
+  // watch thread with no lock held; may block (bounded by the membrane
+  // call's deadline). Must not call back into the dispatcher.
+  using CloseFn = std::function<void(const std::string& socket, const std::string& connection)>;
+
+  // A reader waiting for room (back-pressure). OnRoom() runs once, on a
+  // worker thread (or in Drain()), with no lock of the dispatcher held; the
+  // waiter must stay alive until it has run.
+  class RoomWaiter {
+   public:
+    virtual void OnRoom() = 0;
+
+   protected:
+    ~RoomWaiter() = default;
+  };
+
+  // A handler running now (Running()).
+  struct RunningHandler {
+    std::string plugin;  // whose handler; empty before the chain reached one
+    std::string socket;
+    std::string connection;
+    wsproto::WebsocketEventType type = wsproto::Connect;
+    std::chrono::milliseconds elapsed{0};  // at least this long (watch ticks)
+    bool timed_out = false;                // answered by the host already
+  };
+
+  struct Stats {
+    uint64_t handled = 0;           // answered (or the answer queued on a dead stream)
+    uint64_t dropped = 0;           // submitted after Drain() began; never answered
+    uint64_t timed_out = 0;         // answered by the watch at the deadline
+    uint64_t late_results = 0;      // handler results dropped after a timeout
+    uint64_t overflow_closes = 0;   // connections closed for a full queue
+    uint64_t overflow_dropped = 0;  // events answered without running for it
+    int workers = 0;                // counted toward the pool now
+    int stuck = 0;                  // timed-out handlers still running
+  };
+
+  // A fixed pool of `workers` threads (REQUIRES: workers >= 1), no timeout,
+  // no queue limits. `generations` must outlive the dispatcher.
   Dispatcher(int workers, const GenerationSlot* generations);
+  // `close` may be empty (connections are then not closed, only logged).
+  Dispatcher(const Options& options, const GenerationSlot* generations, CloseFn close = {});
   // Drains and joins the workers.
   ~Dispatcher();
 
@@ -63,15 +139,30 @@ class Dispatcher {
   // queues it behind the earlier events of its connection. Returns an empty
   // event for the caller's next read. Never blocks on handlers: safe on the
   // streams' completion-queue thread. After Drain() began, the event is
-  // dropped unanswered instead (its stream is about to close).
+  // dropped unanswered instead (its stream is about to close). Past the
+  // connection's queue limit it is answered at once without running (see
+  // the top of this file).
   Event* Submit(Event* event);
 
   // Gives back an event that will not be submitted (a stream that ended).
   void Recycle(Event* event);
 
+  // Back-pressure for readers. HasRoom() is one relaxed load: false while
+  // more than Options::max_queued events are queued. WaitForRoom() returns
+  // true when there is room now; otherwise it returns false and calls
+  // waiter->OnRoom() once the queue is below three quarters of the limit (or
+  // Drain() began). Stop reading in between.
+  bool HasRoom() const;
+  bool WaitForRoom(RoomWaiter* waiter);
+
   // Stops taking events and blocks until every event already submitted has
-  // run and its answer is queued; then stops the workers. Idempotent.
+  // run and its answer is queued; then stops the workers. Idempotent. With a
+  // handler that never returns this never returns either: the host bounds
+  // its stop with host.shutdown_timeout_ms (host/app).
   void Drain();
+
+  // The handlers running now, longest first.
+  std::vector<RunningHandler> Running() const;
 
   Stats stats() const;
 
@@ -104,29 +195,81 @@ class Dispatcher {
   struct Connection {
     Event* head = nullptr;
     Event* tail = nullptr;
+    size_t queued = 0;  // events in the queue, the running one included
     // In ready_ or running on a worker; only one worker at a time.
     bool scheduled = false;
+    // Closed for a full queue: further messages are answered unrun.
+    bool closing = false;
     Connection* next_ready = nullptr;
     const ConnectionKey* key = nullptr;  // points into its own map node
   };
   using ConnectionMap = std::unordered_map<ConnectionKey, Connection, KeyHash, KeyEqual>;
 
-  void WorkerLoop();
+  // One worker thread's record. Fields without a note are GUARDED_BY(mu_).
+  struct Worker {
+    std::thread thread;
+    Event* event = nullptr;  // running now, or null
+    uint64_t runs = 0;       // events started: tells the watch a new event from a long one
+    bool counted = true;     // counts toward the pool (not stuck, not retired)
+    bool stuck = false;      // timed out: answered by the watch
+    bool exited = false;     // the thread returned; the watch joins it
+    // The watch's view: `runs` when it first saw the current event, and when.
+    bool seen = false;
+    uint64_t seen_runs = 0;
+    std::chrono::steady_clock::time_point seen_at;
+    // Written by the watch before it claims the answer; read by the worker
+    // after it lost the claim (the exchange orders the two).
+    std::chrono::steady_clock::time_point timed_out_at;
+    std::chrono::milliseconds elapsed_at_timeout{0};
+    // Whoever sets it first answers the current event: the worker when the
+    // handler returns, or the watch at the deadline. Reset at pick-up.
+    std::atomic<bool> answered{false};
+    HandlerProgress progress;  // the plugin in the chain (generation.h)
+  };
+
+  // Work the watch found under the lock, done after unlocking it.
+  struct TimedOut {
+    std::shared_ptr<EventReplier> reply_to;
+    std::string id;
+    RunningHandler what;
+  };
+  struct CloseRequest {
+    std::string socket;
+    std::string connection;
+  };
+
+  void WorkerLoop(Worker* self);
   // Returns when ready_ may have work or after a short while. Without mu_.
   void SpinForWork() const;
-  // Runs one event and queues its answer. Called without mu_ held.
-  void Run(Event* event);
+  // Runs one event and queues its answer unless the watch did. Called
+  // without mu_ held. Returns false when the answer was the watch's.
+  bool Run(Worker* self, Event* event);
+  // Adds a worker thread. REQUIRES: mu_ held.
+  void SpawnLocked();
+  void WatchLoop();
+  // One scan of the workers: timeouts, growth. REQUIRES: mu_ held.
+  void ScanLocked(std::chrono::steady_clock::time_point now, std::vector<TimedOut>* timed_out);
+  RunningHandler DescribeLocked(const Worker& worker,
+                                std::chrono::steady_clock::time_point now) const;
+  // Wakes room waiters when the queue fell low enough. REQUIRES: mu_ held via
+  // `lock`; unlocks and relocks it when there are waiters.
+  void MaybeResumeReaders(std::unique_lock<std::mutex>& lock);
+  void PublishQueuedLocked() { queued_now_.store(queued_, std::memory_order_relaxed); }
   Connection* FindOrAddLocked(const wsproto::WebsocketEventRequest& request);
   void RemoveLocked(Connection* connection);
   void PushReadyLocked(Connection* connection);
   Event* TakeFreeEventLocked();
   void RecycleLocked(Event* event);
 
+  const Options options_;
   const GenerationSlot* const generations_;
+  const CloseFn close_;
+  const std::chrono::milliseconds tick_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;              // workers wait for ready_ here
   std::condition_variable drain_cv_;             // Drain() waits for queued_ == 0 here
+  std::condition_variable watch_cv_;             // the watch waits for its tick here
   ConnectionMap connections_;                    // GUARDED_BY(mu_)
   std::vector<ConnectionMap::node_type> spare_;  // GUARDED_BY(mu_)
   Connection* ready_head_ = nullptr;             // GUARDED_BY(mu_)
@@ -134,6 +277,7 @@ class Dispatcher {
   Event* free_events_ = nullptr;                 // GUARDED_BY(mu_)
   size_t free_event_count_ = 0;                  // GUARDED_BY(mu_)
   size_t queued_ = 0;                            // submitted, not yet answered. GUARDED_BY(mu_)
+  std::atomic<size_t> queued_now_{0};            // queued_, for HasRoom() without mu_
   int sleeping_ = 0;                             // workers waiting on work_cv_. GUARDED_BY(mu_)
   bool spinning_ = false;                        // a worker is in SpinForWork. GUARDED_BY(mu_)
   // Length of ready_, readable without mu_ by the spinning worker.
@@ -143,8 +287,20 @@ class Dispatcher {
   bool exit_ = false;        // GUARDED_BY(mu_)
   Stats stats_;              // GUARDED_BY(mu_)
 
+  // The pool. GUARDED_BY(mu_).
+  std::vector<std::unique_ptr<Worker>> workers_;
+  int counted_ = 0;         // workers counted toward the pool
+  int busy_ = 0;            // counted workers running an event
+  uint64_t idle_seen_ = 0;  // times a worker found nothing to do
+  // The watch's view at its last tick, for "busy for a whole tick".
+  bool was_saturated_ = false;
+  uint64_t idle_seen_at_tick_ = 0;
+
+  std::vector<CloseRequest> closes_;  // for the watch to do. GUARDED_BY(mu_)
+  std::vector<RoomWaiter*> waiters_;  // GUARDED_BY(mu_)
+
   std::mutex join_mu_;  // serialises joining in Drain()
-  std::vector<std::thread> workers_;
+  std::thread watch_;
 };
 
 }  // namespace nitric::host
