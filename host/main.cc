@@ -19,6 +19,7 @@
 #include "host/app/signals.h"
 #include "host/config/config.h"
 #include "host/logging/logging.h"
+#include "host/plugins/generation_loader.h"
 #include "nitric/plugin.h"
 
 namespace {
@@ -78,6 +79,23 @@ int main(int argc, char** argv) {
     return SendReload(config.pid_file);
   }
 
-  if (cli.check) return RunCheck(config);
+  if (cli.check) {
+    // A plugin whose init() hangs must not make the check unstoppable: the
+    // first SIGTERM/SIGINT gives it host.shutdown_timeout_ms, a second one
+    // ends it at once (signals.h).
+    ControlQueue unused;  // nothing to stop gracefully in a check
+    StopHooks hooks;
+    hooks.timeout = config.shutdown_timeout;
+    hooks.on_timeout = [] {
+      if (const std::string* file = PluginFileLoading()) {
+        spdlog::error(
+            "check interrupted: plugin file {} is still loading; its init() has not "
+            "returned",
+            *file);
+      }
+    };
+    SignalWatcher signals(&unused, std::move(hooks));
+    return RunCheck(config);
+  }
   return RunHost(config, cli);
 }

@@ -1,8 +1,11 @@
 #include "host/app/host_app.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -19,6 +22,7 @@
 #include "host/membrane/completion_queue_thread.h"
 #include "host/membrane/grpc_membrane_client.h"
 #include "host/membrane/session.h"
+#include "host/plugins/generation_loader.h"
 #include "host/reload/folder_watcher.h"
 #include "host/reload/reload_controller.h"
 
@@ -31,6 +35,22 @@ using namespace std::chrono_literals;
 // How long a graceful stop waits for the membrane to end the streams after
 // the last answers were written.
 constexpr auto kCloseGrace = 5s;
+
+// All connections together: above this many events queued the streams stop
+// reading (Dispatcher::HasRoom). Not a config key (the issue names none): a
+// bound against unlimited buffering, far above what a healthy host queues.
+constexpr size_t kMaxQueuedEvents = 16384;
+
+const char* EventTypeName(wsproto::WebsocketEventType type) {
+  switch (type) {
+    case wsproto::Connect:
+      return "Connect";
+    case wsproto::Disconnect:
+      return "Disconnect";
+    default:
+      return "Message";
+  }
+}
 
 bool BuildMode() {
   const char* env = std::getenv("NITRIC_ENVIRONMENT");
@@ -50,22 +70,44 @@ class HostApp {
         return 1;
       }
     }
-    signals_ = std::make_unique<SignalWatcher>(&queue_);
+    StopHooks hooks;
+    hooks.timeout = config_.shutdown_timeout;
+    hooks.on_timeout = [this] { LogStillRunning(); };
+    signals_ = std::make_unique<SignalWatcher>(&queue_, std::move(hooks));
     std::string address = config_.membrane_address;
     if (cli_.dev) {
       if (!StartDevMembrane()) return 1;
       address = dev_->grpc_address();
     }
     const bool build_mode = BuildMode();
-    spdlog::info("nitric-host {} starting: membrane {}{}, plugins {}, {} workers",
+    const int max_workers = std::max(config_.max_workers, config_.workers);
+    spdlog::info("nitric-host {} starting: membrane {}{}, plugins {}, {} workers (up to {})",
                  NITRIC_HOST_VERSION, address, build_mode ? " (build mode)" : "",
-                 config_.plugins_dir.string(), config_.workers);
+                 config_.plugins_dir.string(), config_.workers, max_workers);
 
     channel_ = OpenMembraneChannel(address);
     client_ =
         std::make_unique<GrpcMembraneClient>(channel_, config_.service_name, config_.call_timeout,
                                              &grpc_queue_, config_.pipelined_sends);
-    dispatcher_ = std::make_unique<Dispatcher>(config_.workers, &slot_);
+    Dispatcher::Options pool;
+    pool.workers = config_.workers;
+    pool.max_workers = max_workers;
+    pool.handler_timeout = config_.handler_timeout;
+    pool.max_queued_per_connection = static_cast<size_t>(config_.max_queued_events_per_connection);
+    pool.max_queued = kMaxQueuedEvents;
+    {
+      std::lock_guard<std::mutex> lock(stop_mu_);
+      // Closing goes through the membrane client; the dispatcher only knows
+      // this callback (it runs on the dispatcher's watch thread).
+      dispatcher_ = std::make_unique<Dispatcher>(
+          pool, &slot_, [this](const std::string& socket, const std::string& connection) {
+            Status status = client_->Close(socket, connection);
+            if (!status.ok()) {
+              spdlog::warn("closing connection {} on socket {} failed: {}", connection, socket,
+                           status.ToString());
+            }
+          });
+    }
     SessionOptions session_options;
     session_options.address = address;
     session_options.service_name = config_.service_name;
@@ -90,7 +132,9 @@ class HostApp {
     // Published before the session registers any stream: the first event
     // already finds its handlers. A host with no plugin keeps running, so a
     // reload can bring some.
+    step_.store("loading the plugins");
     reload_->LoadInitial();
+    step_.store("serving");
     if (reload_->current()->plugins().empty()) {
       spdlog::warn("no plugin loaded from {}: serving nothing until a reload brings one",
                    config_.plugins_dir.string());
@@ -131,7 +175,9 @@ class HostApp {
         case ControlEvent::kReload: {
           spdlog::info("reload ({})", event.reason);
           NotifyReloading();
+          step_.store("reloading the plugins");
           reload_->Reload();
+          step_.store("serving");
           NotifyReady();
           break;
         }
@@ -167,25 +213,57 @@ class HostApp {
   }
 
   int Shutdown(int code) {
+    // Bounded like a signalled stop, when the host stops on its own too.
+    signals_->StartStopDeadline();
     NotifyStopping();
     watcher_.reset();
     session_->StopTakingEvents();
+    step_.store("waiting for running handlers");
     dispatcher_->Drain();
+    step_.store("closing the event streams");
     session_->Close(kCloseGrace);
     const Dispatcher::Stats stats = dispatcher_->stats();
     spdlog::info("{} event(s) handled, {} dropped while stopping", stats.handled, stats.dropped);
+    if (stats.timed_out != 0) {
+      spdlog::info("{} handler(s) ran past host.handler_timeout_ms, {} late result(s) dropped",
+                   stats.timed_out, stats.late_results);
+    }
     // Plugins shut down here: nothing runs on them any more.
+    step_.store("shutting the plugins down");
     slot_.Publish(nullptr);
     reload_.reset();
     session_.reset();
-    dispatcher_.reset();
+    {
+      std::lock_guard<std::mutex> lock(stop_mu_);
+      dispatcher_.reset();
+    }
     if (dev_) dev_->Shutdown();
     spdlog::info("stopped");
     return code;
   }
 
+  // On the signal thread when a stop ran out of time: what it waits for.
+  void LogStillRunning() {
+    spdlog::error("the host was {} when the deadline passed", step_.load());
+    if (const std::string* file = PluginFileLoading()) {
+      spdlog::error("plugin file {}: still loading; its init() has not returned", *file);
+    }
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    if (!dispatcher_) return;
+    for (const Dispatcher::RunningHandler& h : dispatcher_->Running()) {
+      spdlog::error(
+          "still running: handler of plugin {} for the {} event of connection {} on socket {}, "
+          "for at least {} ms{}",
+          h.plugin.empty() ? "?" : h.plugin, EventTypeName(h.type), h.connection, h.socket,
+          h.elapsed.count(), h.timed_out ? " (past host.handler_timeout_ms, answered)" : "");
+    }
+  }
+
   const HostConfig& config_;
   const CliOptions& cli_;
+  // What the main thread is doing, for LogStillRunning().
+  std::atomic<const char*> step_{"starting"};
+  std::mutex stop_mu_;  // guards dispatcher_ being created or destroyed vs LogStillRunning()
   std::optional<PidFile> pid_file_;  // removed last, when the host is gone
   ControlQueue queue_;
   std::unique_ptr<devserver::DevMembrane> dev_;
