@@ -44,9 +44,13 @@ Status StatusFromGrpc(const grpc::Status& s) {
     case grpc::StatusCode::UNAUTHENTICATED:
       code = NITRIC_ERR_PERMISSION_DENIED;
       break;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      // What gRPC answers for a message over the size limit (either side's):
+      // retrying cannot help, so not UNAVAILABLE (plugin.h, TOO_LARGE).
+      code = NITRIC_ERR_TOO_LARGE;
+      break;
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
     case grpc::StatusCode::ABORTED:
     case grpc::StatusCode::CANCELLED:
       code = NITRIC_ERR_UNAVAILABLE;

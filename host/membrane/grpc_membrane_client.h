@@ -23,9 +23,9 @@ namespace nitric::host {
 // allocating). The message is the gRPC message followed by "(gRPC code N)".
 // The mapping: NOT_FOUND -> NOT_FOUND; INVALID_ARGUMENT, OUT_OF_RANGE ->
 // INVALID_ARGUMENT; PERMISSION_DENIED, UNAUTHENTICATED -> PERMISSION_DENIED;
-// UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, CANCELLED ->
-// UNAVAILABLE; FAILED_PRECONDITION -> FAILED_PRECONDITION; any other ->
-// INTERNAL.
+// RESOURCE_EXHAUSTED (a message over gRPC's size limit) -> TOO_LARGE;
+// UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, CANCELLED -> UNAVAILABLE;
+// FAILED_PRECONDITION -> FAILED_PRECONDITION; any other -> INTERNAL.
 Status StatusFromGrpc(const grpc::Status& status);
 
 // Every call carries the x-nitric-service-name metadata and the configured

@@ -37,7 +37,7 @@ class CliTest : public ::testing::Test {
 
 TEST_F(CliTest, VersionAndHelp) {
   EXPECT_EQ(host_.Run({"--version"}), 0);
-  EXPECT_EQ(host_.stdout_text(), "nitric-host 0.1.0 (plugin ABI 1.0)\n");
+  EXPECT_EQ(host_.stdout_text(), "nitric-host 0.1.0 (plugin ABI 1.1)\n");
   HostProcess help;
   EXPECT_EQ(help.Run({"--help"}), 0);
   EXPECT_NE(help.stdout_text().find("Usage: nitric-host"), std::string::npos);

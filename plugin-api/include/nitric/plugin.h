@@ -64,9 +64,13 @@
  * COMPATIBILITY
  *   NITRIC_ABI_MAJOR changes only on a breaking change; a plugin built for
  *   another major is refused. NITRIC_ABI_MINOR grows when functions are
- *   appended to nitric_host_api (never reordered or removed) or fields to
- *   nitric_plugin_descriptor. Both structs start with their size, so either
- *   side can tell whether a field exists: use NITRIC_API_HAS(api, field).
+ *   appended to nitric_host_api (never reordered or removed), fields to
+ *   nitric_plugin_descriptor, or values to nitric_status (1.1: TOO_LARGE).
+ *   Both structs carry their size, so either side can tell whether a field
+ *   exists: nitric_host_api starts with it (use NITRIC_API_HAS(api, field));
+ *   nitric_plugin_descriptor has it third, after abi_major and abi_minor,
+ *   which never move. A 1.1 plugin runs on a 1.0 host and the other way
+ *   round.
  */
 #ifndef NITRIC_PLUGIN_H_
 #define NITRIC_PLUGIN_H_
@@ -79,7 +83,7 @@ extern "C" {
 #endif
 
 #define NITRIC_ABI_MAJOR 1
-#define NITRIC_ABI_MINOR 0
+#define NITRIC_ABI_MINOR 1
 
 /* The one symbol a plugin exports. */
 #define NITRIC_PLUGIN_ENTRY_SYMBOL "nitric_plugin_entry"
@@ -91,7 +95,13 @@ extern "C" {
 #endif
 
 /* Status of every fallible call. Error text for the last non-OK status a host
- * function returned on this thread: api->last_error(). */
+ * function returned on this thread: api->last_error().
+ *
+ * Statuses are appended in minor versions (ABI 1.1 added
+ * NITRIC_ERR_TOO_LARGE). A plugin must treat any status other than
+ * NITRIC_OK (and NITRIC_DONE from an iterator) as a failure, including a
+ * value its header does not name: a newer host may return one. Only
+ * NITRIC_ERR_UNAVAILABLE says that the same call may succeed later. */
 typedef enum nitric_status {
   NITRIC_OK = 0,
   /* Returned by an iterator that has no more items. Not an error. */
@@ -106,7 +116,12 @@ typedef enum nitric_status {
   NITRIC_ERR_FAILED_PRECONDITION = 6,
   NITRIC_ERR_INTERNAL = 7,
   /* Returned by a handler or init to say "failed"; text via api->set_error. */
-  NITRIC_ERR_HANDLER = 8
+  NITRIC_ERR_HANDLER = 8,
+  /* ABI 1.1. The message or value is larger than the membrane accepts (a
+   * gRPC message over its size limit: RESOURCE_EXHAUSTED). Retrying the same
+   * call cannot succeed: send less. A 1.0 host reported this as
+   * NITRIC_ERR_UNAVAILABLE, which wrongly invited a retry. */
+  NITRIC_ERR_TOO_LARGE = 9
 } nitric_status;
 
 /* The name of a status ("OK", "NOT_FOUND", ...), for logs and error text.
@@ -131,6 +146,8 @@ static inline const char* nitric_status_name(nitric_status status) {
       return "INTERNAL";
     case NITRIC_ERR_HANDLER:
       return "HANDLER";
+    case NITRIC_ERR_TOO_LARGE:
+      return "TOO_LARGE";
   }
   return "UNKNOWN";
 }

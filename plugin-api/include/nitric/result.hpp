@@ -38,6 +38,9 @@ class Error {
   bool IsNotFound() const noexcept { return code_ == NITRIC_ERR_NOT_FOUND; }
   bool IsPermissionDenied() const noexcept { return code_ == NITRIC_ERR_PERMISSION_DENIED; }
   bool IsUnavailable() const noexcept { return code_ == NITRIC_ERR_UNAVAILABLE; }
+  // ABI 1.1: the message or value is too large for the membrane; a retry
+  // cannot succeed (plugin.h, NITRIC_ERR_TOO_LARGE).
+  bool IsTooLarge() const noexcept { return code_ == NITRIC_ERR_TOO_LARGE; }
 
   // "NOT_FOUND: <message>", or "OK".
   std::string ToString() const {

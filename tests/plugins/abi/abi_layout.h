@@ -101,7 +101,8 @@ NITRIC_ABI_SIZES(NITRIC_LAYOUT_SIZE)
 NITRIC_LAYOUT_ASSERT(NITRIC_OK == 0 && NITRIC_DONE == 1 && NITRIC_ERR_INVALID_ARGUMENT == 2 &&
                          NITRIC_ERR_NOT_FOUND == 3 && NITRIC_ERR_PERMISSION_DENIED == 4 &&
                          NITRIC_ERR_UNAVAILABLE == 5 && NITRIC_ERR_FAILED_PRECONDITION == 6 &&
-                         NITRIC_ERR_INTERNAL == 7 && NITRIC_ERR_HANDLER == 8,
+                         NITRIC_ERR_INTERNAL == 7 && NITRIC_ERR_HANDLER == 8 &&
+                         NITRIC_ERR_TOO_LARGE == 9,
                      "nitric_status values moved");
 NITRIC_LAYOUT_ASSERT(NITRIC_EVENT_CONNECT == 0 && NITRIC_EVENT_DISCONNECT == 1 &&
                          NITRIC_EVENT_MESSAGE == 2,
