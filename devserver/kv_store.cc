@@ -1,8 +1,13 @@
 #include "devserver/kv_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <system_error>
 #include <utility>
 
@@ -84,6 +89,78 @@ class StatementReset {
   sqlite3_stmt* stmt_;
 };
 
+// KV data is the developer's: readable by them only, whatever the umask.
+constexpr mode_t kFileMode = 0600;
+constexpr mode_t kFolderMode = 0700;
+
+// Creates `folder` with kFolderMode (its parents with the default mode).
+// When it already exists it is left alone, unless `tighten`: then a folder
+// others can read is chmod'ed to kFolderMode (it was made by an older
+// membrane, or by hand).
+grpc::Status MakePrivateFolder(const std::filesystem::path& folder, bool tighten) {
+  std::error_code ec;
+  if (folder.has_parent_path()) std::filesystem::create_directories(folder.parent_path(), ec);
+  if (::mkdir(folder.c_str(), kFolderMode) == 0) {
+    // mkdir's mode passes through the umask; the folder gets exactly 0700.
+    if (::chmod(folder.c_str(), kFolderMode) == 0) return grpc::Status::OK;
+  } else if (errno == EEXIST) {
+    struct stat st {};
+    if (::stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "KV folder " + folder.string() + " exists and is not a folder");
+    }
+    if (!tighten || (st.st_mode & 077) == 0) return grpc::Status::OK;
+    if (::chmod(folder.c_str(), kFolderMode) == 0) {
+      spdlog::info("KV folder {} was readable by others; now 0700", folder.string());
+      return grpc::Status::OK;
+    }
+  }
+  return grpc::Status(
+      grpc::StatusCode::FAILED_PRECONDITION,
+      "cannot create KV folder " + folder.string() + " with mode 0700: " + std::strerror(errno));
+}
+
+// Gives `file` mode 0600 when it exists and is a regular file. A missing
+// file is fine (SQLite creates -wal and -shm lazily).
+bool MakePrivateIfPresent(const std::filesystem::path& file) {
+  struct stat st {};
+  if (::lstat(file.c_str(), &st) != 0) return errno == ENOENT;
+  if (!S_ISREG(st.st_mode)) return false;
+  return (st.st_mode & 0777) == kFileMode || ::chmod(file.c_str(), kFileMode) == 0;
+}
+
+// Creates the database file with mode 0600 before SQLite opens it: SQLite
+// creates files with 0644 minus the umask, and gives its -wal and -shm files
+// the database file's mode. A database file found with a looser mode (an
+// older membrane's) is tightened, with its -wal and -shm.
+grpc::Status PrepareDatabaseFile(const std::filesystem::path& file) {
+  const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, kFileMode);
+  if (fd < 0) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "cannot open KV database " + file.string() + ": " + std::strerror(errno) +
+                            (errno == ELOOP ? " (it is a symbolic link; remove it)" : ""));
+  }
+  struct stat st {};
+  const bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                  ((st.st_mode & 0777) == kFileMode || ::fchmod(fd, kFileMode) == 0);
+  const int saved_errno = errno;
+  ::close(fd);
+  if (!ok) {
+    return grpc::Status(
+        grpc::StatusCode::FAILED_PRECONDITION,
+        "KV database " + file.string() +
+            " is not a regular file or cannot be made 0600: " + std::strerror(saved_errno));
+  }
+  for (const char* suffix : {"-wal", "-shm"}) {
+    if (!MakePrivateIfPresent(file.string() + suffix)) {
+      return grpc::Status(
+          grpc::StatusCode::FAILED_PRECONDITION,
+          "cannot make " + file.string() + suffix + " 0600: " + std::strerror(errno));
+    }
+  }
+  return grpc::Status::OK;
+}
+
 std::string ColumnText(sqlite3_stmt* stmt, int col) {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, col));
   int n = sqlite3_column_bytes(stmt, col);
@@ -107,17 +184,29 @@ grpc::Status KvStore::Open(const std::filesystem::path& file, std::unique_ptr<Kv
 }
 
 grpc::Status KvStore::Error(const char* what) const {
+  const int code = db_ ? (sqlite3_extended_errcode(db_) & 0xff) : SQLITE_OK;
+  if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
+    // Nothing the client can retry: say what is wrong with which file and
+    // how to get the store back. Only this store is affected.
+    return grpc::Status(grpc::StatusCode::DATA_LOSS,
+                        std::string(what) + ": " + file_.string() +
+                            " is corrupt or not a SQLite database (" + sqlite3_errmsg(db_) +
+                            "); move it away to start this store empty, or restore it from a "
+                            "backup. Other stores are not affected");
+  }
   std::string msg = std::string(what) + " (" + file_.string() + "): ";
   msg += db_ ? sqlite3_errmsg(db_) : "database closed";
   return grpc::Status(grpc::StatusCode::INTERNAL, msg);
 }
 
 grpc::Status KvStore::Init() {
+  if (grpc::Status s = PrepareDatabaseFile(file_); !s.ok()) return s;
   // NOMUTEX: this object serialises every use of the connection on mu_, so
   // SQLite's own connection mutex would only add cost.
-  int rc =
-      sqlite3_open_v2(file_.c_str(), &db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(
+      file_.c_str(), &db_,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+      nullptr);
   if (rc != SQLITE_OK) {
     grpc::Status s = Error("cannot open KV database");
     CloseLocked();
@@ -153,6 +242,14 @@ grpc::Status KvStore::Init() {
       grpc::Status s = Error("cannot prepare KV statement");
       CloseLocked();
       return s;
+    }
+  }
+  // WAL mode made the -wal and -shm files by now, with the database file's
+  // mode; checked anyway, since that is SQLite's behaviour, not a contract.
+  for (const char* suffix : {"-wal", "-shm"}) {
+    if (!MakePrivateIfPresent(file_.string() + suffix)) {
+      spdlog::warn("KV file {}{} could not be made 0600: {}", file_.string(), suffix,
+                   std::strerror(errno));
     }
   }
   return grpc::Status::OK;
@@ -245,12 +342,13 @@ KvStores::~KvStores() { Close(); }
 
 grpc::Status KvStores::Open() {
   std::lock_guard lock(mu_);
-  std::error_code ec;
-  std::filesystem::create_directories(folder_, ec);
-  if (ec) {
-    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                        "cannot create KV folder " + folder_.string() + ": " + ec.message());
+  // The data folder is the user's choice (--data): made 0700 when created
+  // here, left alone when it exists. kv/ is ours and always 0700.
+  if (grpc::Status s = MakePrivateFolder(folder_.parent_path(), /*tighten=*/false); !s.ok()) {
+    return s;
   }
+  if (grpc::Status s = MakePrivateFolder(folder_, /*tighten=*/true); !s.ok()) return s;
+  std::error_code ec;
   std::filesystem::path abs = std::filesystem::absolute(folder_, ec);
   if (!ec) folder_ = abs.lexically_normal();
   open_ = true;
@@ -270,7 +368,15 @@ grpc::Status KvStores::Get(const std::string& name, KvStore** store) {
   if (it == stores_.end()) {
     std::unique_ptr<KvStore> opened;
     grpc::Status s = KvStore::Open(folder_ / FileNameFor(name), &opened);
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      // Not cached: once the file is fixed or moved away the store opens.
+      // Logged once per store, the caller gets the status every time.
+      if (failed_.insert(name).second) {
+        spdlog::error("KV store '{}' cannot be used: {}", name, s.error_message());
+      }
+      return grpc::Status(s.error_code(), "KV store '" + name + "': " + s.error_message());
+    }
+    failed_.erase(name);
     spdlog::info("KV store '{}' at {}", name, opened->file().string());
     it = stores_.emplace(name, std::move(opened)).first;
   }

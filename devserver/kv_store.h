@@ -1,6 +1,10 @@
 // Key-value data of the dev membrane: one SQLite database (WAL mode) per store,
 // kept in a folder so that it survives a restart, the way the Nitric CLI keeps
-// its local KV data.
+// its local KV data. The data is private to the user running the membrane:
+// database files (with their -wal and -shm) are 0600 in a 0700 folder.
+//
+// A store whose file is corrupt answers DATA_LOSS naming the file and the way
+// out; the other stores are separate files and keep working.
 //
 // Values are opaque JSON text here; the gRPC layer (kv_service.*) converts
 // between google.protobuf.Struct and JSON.
@@ -11,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <grpcpp/support/status.h>
@@ -81,11 +86,14 @@ class KvStores {
   KvStores(const KvStores&) = delete;
   KvStores& operator=(const KvStores&) = delete;
 
-  // Creates the folder if needed. Not OK when it cannot be created.
+  // Creates the folder if needed (0700; an existing kv/ folder is tightened
+  // to 0700). Not OK when it cannot be created.
   grpc::Status Open();
 
-  // The store called `name`, opened (and its file created) on first use.
-  // INVALID_ARGUMENT for an empty name; UNAVAILABLE after Close().
+  // The store called `name`, opened (and its file created, 0600) on first
+  // use. INVALID_ARGUMENT for an empty name; UNAVAILABLE after Close();
+  // DATA_LOSS, naming the file, when its database file is corrupt (tried
+  // again on the next call, so moving the file away brings the store back).
   grpc::Status Get(const std::string& name, KvStore** store);
 
   // Flushes and closes every store. Idempotent.
@@ -108,6 +116,7 @@ class KvStores {
   bool open_ = false;                                                 // GUARDED_BY(mu_)
   bool closed_ = false;                                               // GUARDED_BY(mu_)
   std::unordered_map<std::string, std::unique_ptr<KvStore>> stores_;  // GUARDED_BY(mu_)
+  std::unordered_set<std::string> failed_;  // GUARDED_BY(mu_): open failure already logged
 };
 
 }  // namespace nitric::devserver
