@@ -1,5 +1,6 @@
 #include "host/membrane/event_stream.h"
 
+#include <grpcpp/support/proto_buffer_reader.h>
 #include <spdlog/spdlog.h>
 
 #include "host/membrane/channel.h"
@@ -24,21 +25,55 @@ wsproto::WebsocketEventType TypeOf(const wsproto::WebsocketEventRequest& request
   }
 }
 
+// Parses `buffer` into `message` as gRPC's generated code would
+// (GenericDeserialize in grpcpp), and empties the buffer. On failure
+// `*size` is the message's size in bytes.
+bool Parse(grpc::ByteBuffer* buffer, wsproto::ServerMessage* message, size_t* size) {
+  bool ok;
+  {
+    grpc::ProtoBufferReader reader(buffer);
+    ok = reader.status().ok() && message->ParseFromZeroCopyStream(&reader);
+  }
+  if (!ok) *size = buffer->Length();
+  buffer->Clear();
+  return ok;
+}
+
 }  // namespace
 
+HandleEventsMethod::HandleEventsMethod(std::shared_ptr<grpc::ChannelInterface> channel)
+    : channel_(std::move(channel)),
+      name_("/" + std::string(wsproto::WebsocketHandler::service_full_name()) + "/HandleEvents"),
+      rpc_(name_.c_str(), grpc::internal::RpcMethod::BIDI_STREAMING, channel_) {}
+
+std::unique_ptr<HandleEventsMethod::Call> HandleEventsMethod::Prepare(
+    grpc::ClientContext* context, grpc::CompletionQueue* cq) const {
+  // What the generated PrepareAsyncHandleEvents does, with ByteBuffer as the
+  // read type.
+  return std::unique_ptr<Call>(
+      grpc::internal::ClientAsyncReaderWriterFactory<wsproto::ClientMessage,
+                                                     grpc::ByteBuffer>::Create(channel_.get(), cq,
+                                                                               rpc_, context, false,
+                                                                               nullptr));
+}
+
 EventStream::EventStream(std::string socket, wsproto::WebsocketEventType type,
-                         Dispatcher* dispatcher, Observer* observer)
-    : socket_(std::move(socket)), type_(type), dispatcher_(dispatcher), observer_(observer) {}
+                         Dispatcher* dispatcher, Observer* observer, StreamCounters* counters)
+    : socket_(std::move(socket)),
+      type_(type),
+      dispatcher_(dispatcher),
+      observer_(observer),
+      counters_(counters) {}
 
 EventStream::~EventStream() {
   if (read_event_ != nullptr) dispatcher_->Recycle(read_event_);
 }
 
-void EventStream::Start(wsproto::WebsocketHandler::Stub* stub, const std::string& service_name,
+void EventStream::Start(const HandleEventsMethod& method, const std::string& service_name,
                         CompletionQueueThread* queue) {
   self_ = shared_from_this();
   PrepareContext(&context_, service_name, std::chrono::milliseconds(0));
-  call_ = stub->PrepareAsyncHandleEvents(&context_, queue->cq());
+  call_ = method.Prepare(&context_, queue->cq());
 
   write_msg_.set_id("");
   wsproto::RegistrationRequest* registration = write_msg_.mutable_registration_request();
@@ -57,9 +92,10 @@ void EventStream::Perform(EventStreamMachine::Actions actions) {
   using M = EventStreamMachine;
   if (actions & M::kStartCall) call_->StartCall(&started_op_);
   if (actions & M::kWriteRegistration) call_->Write(write_msg_, &write_op_);
-  if (actions & M::kRead) call_->Read(&read_event_->message, &read_op_);
+  if (actions & M::kRead) call_->Read(&read_buffer_, &read_op_);
   if (actions & M::kWriteReply) WriteNext();
   if (actions & M::kWritesDone) call_->WritesDone(&writes_done_op_);
+  if (actions & M::kCancel) context_.TryCancel();
   if (actions & M::kFinish) call_->Finish(&status_, &finished_op_);
   if (actions & M::kReportEnded) End();
 }
@@ -87,6 +123,11 @@ void EventStream::OnReadDone(bool ok) {
   }
   // The hot path: the phase belongs to this thread, so no lock.
   wsproto::ServerMessage& message = read_event_->message;
+  size_t size = 0;
+  if (!Parse(&read_buffer_, &message, &size)) {
+    OnUnusableMessage(size);
+    return;
+  }
   const bool is_ack = message.has_registration_response();
   bool report_registered = false;
   const EventStreamMachine::Message what =
@@ -110,7 +151,23 @@ void EventStream::OnReadDone(bool ok) {
       read_event_ = dispatcher_->Submit(read_event_);
       break;
   }
-  call_->Read(&read_event_->message, &read_op_);
+  call_->Read(&read_buffer_, &read_op_);
+}
+
+void EventStream::OnUnusableMessage(size_t size) {
+  counters_->unusable_messages.fetch_add(1, std::memory_order_relaxed);
+  counters_->failed_streams.fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn(
+      "stream {}/{}: the membrane sent a message of {} bytes that is not a valid ServerMessage "
+      "(see the protobuf error above); its event cannot be answered, so the membrane fails it. "
+      "Cancelling this stream and registering it again; the other streams go on",
+      socket_, wsproto::WebsocketEventType_Name(type_), size);
+  EventStreamMachine::Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    actions = machine_.OnUnusableMessage();
+  }
+  Perform(actions);
 }
 
 void EventStream::Reply(std::string id, bool reject) {
@@ -135,6 +192,13 @@ void EventStream::OnWriteDone(bool ok) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     actions = machine_.OnWriteDone(ok);
+  }
+  if (actions & EventStreamMachine::kCancel) {
+    counters_->failed_streams.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn(
+        "stream {}/{}: a write to the membrane failed; cancelling this stream and "
+        "registering it again",
+        socket_, wsproto::WebsocketEventType_Name(type_));
   }
   Perform(actions);
 }
@@ -179,7 +243,7 @@ void EventStream::End() {
     dispatcher_->Recycle(read_event_);
     read_event_ = nullptr;
   }
-  observer_->OnEnded(this, status_, machine_.registered());
+  observer_->OnEnded(this, status_, machine_.registered(), machine_.failed());
   // Last statement: this may free the stream.
   std::shared_ptr<EventStream> self = std::move(self_);
 }

@@ -20,18 +20,27 @@
 // EventStreamMachine's (event_stream_machine.h); this class performs the gRPC
 // operations the machine asks for.
 //
+// A stream the host cannot use any more (a message it cannot parse, a write
+// that fails) is cancelled: the membrane then fails the deliveries still
+// waiting on it and drops its registration, and the Observer hears that the
+// stream failed, so that only this (socket, event type) is re-registered.
+//
 // Lifetime: the stream keeps itself alive until OnEnded has run; events in
 // flight keep it alive (through Event::reply_to) until their answers are
 // queued. The Dispatcher, the Observer and the queue thread must outlive
 // every stream.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include <grpcpp/client_context.h>
+#include <grpcpp/impl/rpc_method.h>
 #include <grpcpp/support/async_stream.h>
+#include <grpcpp/support/byte_buffer.h>
 
 #include "host/dispatch/dispatcher.h"
 #include "host/dispatch/event.h"
@@ -40,6 +49,40 @@
 #include "nitric/proto/websockets/v1/websockets.grpc.pb.h"
 
 namespace nitric::host {
+
+// Counts what went wrong on the streams, for logs now and metrics later.
+// Thread-safe.
+struct StreamCounters {
+  // Messages from the membrane the host could not parse (each one failed its
+  // stream).
+  std::atomic<uint64_t> unusable_messages{0};
+  // Streams the host cancelled because a read or write failed.
+  std::atomic<uint64_t> failed_streams{0};
+};
+
+// WebsocketHandler.HandleEvents on one channel, opened with answers written
+// as ClientMessage and events read as raw bytes that the stream parses
+// itself. The generated stub would parse them inside gRPC, where a message
+// that does not parse looks exactly like the end of the call (Read fails)
+// while the call stays open; reading bytes costs the same (gRPC parses from
+// the same buffer) and tells the two apart. Thread-safe; must outlive the
+// calls it prepared.
+class HandleEventsMethod {
+ public:
+  using Call = grpc::ClientAsyncReaderWriter<wsproto::ClientMessage, grpc::ByteBuffer>;
+
+  explicit HandleEventsMethod(std::shared_ptr<grpc::ChannelInterface> channel);
+  HandleEventsMethod(const HandleEventsMethod&) = delete;
+  HandleEventsMethod& operator=(const HandleEventsMethod&) = delete;
+
+  // Like the stub's PrepareAsyncHandleEvents: StartCall starts it.
+  std::unique_ptr<Call> Prepare(grpc::ClientContext* context, grpc::CompletionQueue* cq) const;
+
+ private:
+  const std::shared_ptr<grpc::ChannelInterface> channel_;
+  const std::string name_;               // "/<package>.WebsocketHandler/HandleEvents"
+  const grpc::internal::RpcMethod rpc_;  // refers to name_
+};
 
 class EventStream final : public EventReplier, public std::enable_shared_from_this<EventStream> {
  public:
@@ -50,20 +93,23 @@ class EventStream final : public EventReplier, public std::enable_shared_from_th
     virtual ~Observer() = default;
     // The membrane acknowledged the registration: events may arrive now.
     virtual void OnRegistered(EventStream* stream) = 0;
-    // The stream is over; no callback of it runs after this one.
-    virtual void OnEnded(EventStream* stream, const grpc::Status& status, bool registered) = 0;
+    // The stream is over; no callback of it runs after this one. `failed`:
+    // the host cancelled it because a read or write failed (the membrane did
+    // not end it).
+    virtual void OnEnded(EventStream* stream, const grpc::Status& status, bool registered,
+                         bool failed) = 0;
   };
 
-  // Does not touch the network; Start() does. `dispatcher` and `observer`
-  // must outlive the stream.
+  // Does not touch the network; Start() does. `dispatcher`, `observer` and
+  // `counters` must outlive the stream.
   EventStream(std::string socket, wsproto::WebsocketEventType type, Dispatcher* dispatcher,
-              Observer* observer);
+              Observer* observer, StreamCounters* counters);
   ~EventStream() override;
 
-  // Opens the HandleEvents call on `stub`, its completions on `queue`, and
-  // sends the registration request (empty id, as the SDKs do). Call once, on
-  // a stream owned by a shared_ptr.
-  void Start(wsproto::WebsocketHandler::Stub* stub, const std::string& service_name,
+  // Opens the HandleEvents call with `method`, its completions on `queue`,
+  // and sends the registration request (empty id, as the SDKs do). Call
+  // once, on a stream owned by a shared_ptr.
+  void Start(const HandleEventsMethod& method, const std::string& service_name,
              CompletionQueueThread* queue);
 
   const std::string& socket() const { return socket_; }
@@ -101,6 +147,8 @@ class EventStream final : public EventReplier, public std::enable_shared_from_th
   // Completions, on the queue thread.
   void OnStarted(bool ok);
   void OnReadDone(bool ok);
+  // Logs and counts a message that did not parse, then fails the stream.
+  void OnUnusableMessage(size_t size);
   void OnWriteDone(bool ok);
   void OnWritesDoneDone(bool ok);
   void OnFinished(bool ok);
@@ -119,10 +167,10 @@ class EventStream final : public EventReplier, public std::enable_shared_from_th
   const wsproto::WebsocketEventType type_;
   Dispatcher* const dispatcher_;
   Observer* const observer_;
+  StreamCounters* const counters_;
 
   grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientAsyncReaderWriter<wsproto::ClientMessage, wsproto::ServerMessage>>
-      call_;
+  std::unique_ptr<HandleEventsMethod::Call> call_;
   Op started_op_{this, &EventStream::OnStarted};
   Op read_op_{this, &EventStream::OnReadDone};
   Op write_op_{this, &EventStream::OnWriteDone};
@@ -132,7 +180,9 @@ class EventStream final : public EventReplier, public std::enable_shared_from_th
 
   // Kept until OnEnded so no completion ever reaches a freed stream.
   std::shared_ptr<EventStream> self_;
-  // The event the pending read fills. Queue thread only.
+  // The pending read's bytes, and the event they are parsed into. Queue
+  // thread only.
+  grpc::ByteBuffer read_buffer_;
   Event* read_event_ = nullptr;
   // The message of the outstanding Write; owned by the writer (see
   // event_stream_machine.h).

@@ -47,15 +47,30 @@ EventStreamMachine::Actions EventStreamMachine::OnReadFailed() {
   return FinishIfDrained();
 }
 
+EventStreamMachine::Actions EventStreamMachine::OnUnusableMessage() {
+  failed_ = true;
+  phase_ = Phase::kDraining;
+  CloseWriter();
+  return kCancel | FinishIfDrained();
+}
+
 EventStreamMachine::Actions EventStreamMachine::OnWriteDone(bool ok) {
   if (!ok || writer_ == Writer::kDiscarding) {
-    // A failed write means the call is broken; either way nothing more is
-    // written.
+    // Nothing more is written. A write that fails on a call the host still
+    // reads from means the call is broken: cancel it, so the read (and then
+    // Finish) ends too instead of waiting on a call nobody answers. A write
+    // failing after a Cancel or after the read side ended is expected.
+    Actions actions = kNone;
+    if (!ok && writer_ != Writer::kDiscarding &&
+        (phase_ == Phase::kRegistering || phase_ == Phase::kServing)) {
+      failed_ = true;
+      actions = kCancel;
+    }
     writer_ = Writer::kClosed;
     batch_.clear();
     batch_pos_ = 0;
     pending_.clear();
-    return FinishIfDrained();
+    return actions | FinishIfDrained();
   }
   if (batch_pos_ == batch_.size()) {
     batch_.clear();

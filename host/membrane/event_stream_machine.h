@@ -21,6 +21,8 @@
 //   kServing      OnMessage: no event         kServing      Read
 //   kRegistering, OnReadFailed                kDraining     closes the writer (below);
 //   kServing                                                Finish if writer kClosed
+//   kRegistering, OnUnusableMessage           kDraining     failed: Cancel; closes the
+//   kServing                                                writer; Finish if kClosed
 //   kDraining     writer reaches kClosed      kFinishing    Finish
 //   kFinishing    OnFinished                  kEnded        ReportEnded
 //
@@ -48,8 +50,9 @@
 //   kWriting, kWriting-    Cancel/OnReadFailed   kDiscarding            (queue dropped)
 //     ThenHalfClose
 //   kDiscarding            OnWriteDone(any)      kClosed                Finish if kDraining
-//   kWriting, kWriting-    OnWriteDone(!ok)      kClosed                Finish if kDraining
-//     ThenHalfClose
+//   kWriting, kWriting-    OnWriteDone(!ok)      kClosed                while reading: Cancel
+//     ThenHalfClose                                                     (failed); Finish if
+//                                                                       kDraining
 //   kHalfClosing, kDis-    QueueReply            same                   (answer dropped)
 //     carding, kClosed
 //
@@ -108,6 +111,7 @@ class EventStreamMachine {
     kWritesDone = 1u << 4,
     kFinish = 1u << 5,
     kReportEnded = 1u << 6,
+    kCancel = 1u << 7,  // the call is unusable: cancel it (before any Finish)
   };
   using Actions = unsigned;
 
@@ -127,6 +131,9 @@ class EventStreamMachine {
   Writer writer() const { return writer_; }
   // The first message arrived: the membrane acknowledged the registration.
   bool registered() const { return registered_; }
+  // The host cancelled the call because it could not use it (an unusable
+  // message, a failed write): the membrane did not end it.
+  bool failed() const { return failed_; }
   // Answers queued behind the outstanding Write (for tests).
   size_t queued() const { return pending_.size() + (batch_.size() - batch_pos_); }
 
@@ -137,6 +144,10 @@ class EventStreamMachine {
   Message OnMessage(bool is_registration_ack, bool has_event, bool* report_registered);
   // The read completed without a message: the call is over.
   Actions OnReadFailed();
+  // A message arrived that the host cannot parse: it cannot be answered (its
+  // id is unknown) and the membrane waits for that answer, so the call is
+  // cancelled (the membrane fails the delivery) and reported as failed.
+  Actions OnUnusableMessage();
   Actions OnWriteDone(bool ok);
   Actions OnWritesDoneDone();
   Actions OnFinished();
@@ -164,7 +175,8 @@ class EventStreamMachine {
   // The read side (queue thread), apart from the writer's cache line: the
   // hot path reads it for every event while workers take the writer's lock.
   Phase phase_ = Phase::kNew;
-  bool registered_ = false;  // a fact for OnEnded, not a control state
+  bool registered_ = false;  // facts for OnEnded, not control states
+  bool failed_ = false;
   std::atomic<bool> stopping_{false};
 
   // The writer (under the owner's mutex, which the owner places after this

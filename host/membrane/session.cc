@@ -32,7 +32,7 @@ MembraneSession::MembraneSession(std::shared_ptr<grpc::Channel> channel, Dispatc
       on_ready_(std::move(on_ready)),
       on_exit_(std::move(on_exit)),
       resources_(proto::resources::v1::Resources::NewStub(channel)),
-      handler_(wsproto::WebsocketHandler::NewStub(channel)),
+      handle_events_(channel),
       machine_(options_.build_mode, options_.backoff_initial, options_.backoff_max,
                options_.log_interval) {
   supervisor_ = std::thread([this] { Supervise(); });
@@ -158,15 +158,15 @@ grpc::Status MembraneSession::Attempt(std::unique_lock<std::mutex>& lock) {
     for (wsproto::WebsocketEventType type : kEventTypes) {
       StreamState& state = streams_[StreamKey(socket, type)];
       if (state.stream) continue;
-      state.stream = std::make_shared<EventStream>(socket, type, dispatcher_,
-                                                   static_cast<EventStream::Observer*>(this));
+      state.stream = std::make_shared<EventStream>(
+          socket, type, dispatcher_, static_cast<EventStream::Observer*>(this), &counters_);
       opened.push_back(state.stream);
     }
   }
   if (opened.empty()) return grpc::Status::OK;
   registration_error_ = grpc::Status::OK;
   lock.unlock();
-  for (auto& stream : opened) stream->Start(handler_.get(), options_.service_name, queue_);
+  for (auto& stream : opened) stream->Start(handle_events_, options_.service_name, queue_);
   lock.lock();
 
   // Every new stream either registers or ends; an ended one is gone from
@@ -264,7 +264,8 @@ void MembraneSession::OnRegistered(EventStream* stream) {
   cv_.notify_all();
 }
 
-void MembraneSession::OnEnded(EventStream* stream, const grpc::Status& status, bool registered) {
+void MembraneSession::OnEnded(EventStream* stream, const grpc::Status& status, bool registered,
+                              bool failed) {
   std::shared_ptr<EventStream> ended;  // released outside the lock
   std::lock_guard<std::mutex> lock(mu_);
   auto it = streams_.find(StreamKey(stream->socket(), stream->type()));
@@ -273,10 +274,16 @@ void MembraneSession::OnEnded(EventStream* stream, const grpc::Status& status, b
     streams_.erase(it);
   }
   const std::string name = StreamName(stream->socket(), stream->type());
+  const auto now = std::chrono::steady_clock::now();
   const SessionMachine::StreamEnd end =
-      machine_.OnStreamEnded(registered, streams_.empty(), std::chrono::steady_clock::now());
+      machine_.OnStreamEnded(registered, failed, streams_.empty(), now);
   switch (end) {
     case SessionMachine::StreamEnd::kIgnored:
+      break;
+    case SessionMachine::StreamEnd::kFailed:
+      spdlog::warn(
+          "stream {} failed; registering it again in {} ms", name,
+          std::chrono::duration_cast<std::chrono::milliseconds>(machine_.retry_at() - now).count());
       break;
     case SessionMachine::StreamEnd::kNotRegistered:
       registration_error_ =

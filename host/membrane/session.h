@@ -76,6 +76,9 @@ class MembraneSession final : private EventStream::Observer {
   // Close(0) if not closed yet.
   ~MembraneSession() override;
 
+  // What went wrong on the event streams so far (for metrics).
+  const StreamCounters& counters() const { return counters_; }
+
   MembraneSession(const MembraneSession&) = delete;
   MembraneSession& operator=(const MembraneSession&) = delete;
 
@@ -112,7 +115,8 @@ class MembraneSession final : private EventStream::Observer {
 
   // EventStream::Observer (the queue thread).
   void OnRegistered(EventStream* stream) override;
-  void OnEnded(EventStream* stream, const grpc::Status& status, bool registered) override;
+  void OnEnded(EventStream* stream, const grpc::Status& status, bool registered,
+               bool failed) override;
 
   const SessionOptions options_;
   Dispatcher* const dispatcher_;
@@ -120,7 +124,8 @@ class MembraneSession final : private EventStream::Observer {
   const ReadyCallback on_ready_;
   const ExitCallback on_exit_;
   std::unique_ptr<proto::resources::v1::Resources::Stub> resources_;
-  std::unique_ptr<wsproto::WebsocketHandler::Stub> handler_;
+  const HandleEventsMethod handle_events_;
+  StreamCounters counters_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -107,7 +107,8 @@ SessionMachine::AttemptResult SessionMachine::OnAttemptDone(bool ok, Clock::time
   return result;
 }
 
-SessionMachine::StreamEnd SessionMachine::OnStreamEnded(bool registered, bool no_streams_left,
+SessionMachine::StreamEnd SessionMachine::OnStreamEnded(bool registered, bool failed,
+                                                        bool no_streams_left,
                                                         Clock::time_point now) {
   if (stopping()) return StreamEnd::kIgnored;
   if (!registered) return StreamEnd::kNotRegistered;
@@ -116,6 +117,14 @@ SessionMachine::StreamEnd SessionMachine::OnStreamEnded(bool registered, bool no
     // build is done.
     if (no_streams_left && state_ != State::kExited) state_ = State::kBuildRegistered;
     return StreamEnd::kBuildEnded;
+  }
+  if (failed) {
+    // The membrane is there; this stream could not be used. Wait before
+    // re-opening it.
+    const Clock::time_point at = now + backoff_.Next();
+    if (state_ != State::kBackoff || at > retry_at_) retry_at_ = at;
+    state_ = State::kBackoff;
+    return StreamEnd::kFailed;
   }
   if (state_ == State::kReady) state_ = State::kConnecting;
   if (outage_since_) return StreamEnd::kOutageGoesOn;

@@ -24,6 +24,9 @@
 //   kReady,           OnStreamEnded(registered)             kConnecting       kOutageStarted /
 //     kConnecting,                                          (kBackoff stays)  kOutageGoesOn
 //     kBackoff                                                                (re-declare all)
+//   kReady,           OnStreamEnded(registered, failed)     kBackoff          kFailed (re-open
+//     kConnecting,                                          (retry_at: the    that stream only)
+//     kBackoff                                              later of both)
 //   kBuildRegistered  Next: no stream left                  kExited           kReportExit(0)
 //   any but kClosed,  StopTakingEvents                      kStopped          —
 //     kExited
@@ -32,8 +35,10 @@
 //     kExited, kReady
 //     without work
 //
-// The backoff (capped, exponential, reset by a successful attempt) only runs
-// after a failure; a membrane outage is retried at once first. Failures are
+// The backoff (capped, exponential, reset by a successful attempt) runs
+// after a failed attempt and before re-opening a stream the host failed
+// (a membrane that keeps sending what the host cannot use is not hammered);
+// a membrane outage is retried at once first. Failures are
 // logged at most once per `log_interval` after the first.
 //
 // Thread-safety: none; the session calls it under its mutex.
@@ -103,6 +108,8 @@ class SessionMachine {
     kOutageStarted,  // a registered stream ended: re-declare everything and re-open (warn)
     kOutageGoesOn,   // the same, during an outage already reported (debug)
     kBuildEnded,     // build mode: a registered stream ended
+    kFailed,         // the host cancelled a registered stream it could not use: re-open
+                     // only it, at retry_at() (nothing is re-declared)
   };
 
   SessionMachine(bool build_mode, std::chrono::milliseconds backoff_initial,
@@ -127,8 +134,10 @@ class SessionMachine {
 
   Step Next(Clock::time_point now, const Facts& facts);
   AttemptResult OnAttemptDone(bool ok, Clock::time_point now);
+  // `failed`: the host cancelled it (EventStream::Observer::OnEnded).
   // `no_streams_left`: this was the last open stream.
-  StreamEnd OnStreamEnded(bool registered, bool no_streams_left, Clock::time_point now);
+  StreamEnd OnStreamEnded(bool registered, bool failed, bool no_streams_left,
+                          Clock::time_point now);
 
  private:
   const bool build_mode_;

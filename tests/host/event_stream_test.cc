@@ -192,17 +192,77 @@ TEST(EventStreamMachineTest, StoppingDropsEventsButKeepsReading) {
   EXPECT_EQ(m.QueueReply("1", false), M::kWriteReply);
 }
 
-TEST(EventStreamMachineTest, AFailedWriteClosesTheWriterButNotTheReadSide) {
+TEST(EventStreamMachineTest, AFailedWriteCancelsTheCall) {
   M m;
   ASSERT_NO_FATAL_FAILURE(Serve(m));
   ASSERT_EQ(m.QueueReply("1", false), M::kWriteReply);
   m.TakeNextReply();
   m.QueueReply("2", false);
-  EXPECT_EQ(m.OnWriteDone(false), M::kNone);
+  // The read is still out and nobody would end it: cancel, so that it fails
+  // and Finish can follow.
+  EXPECT_EQ(m.OnWriteDone(false), M::kCancel);
+  EXPECT_TRUE(m.failed());
   EXPECT_EQ(m.writer(), Writer::kClosed);
   EXPECT_EQ(m.phase(), Phase::kServing);
   EXPECT_EQ(m.QueueReply("3", false), M::kNone);
   EXPECT_EQ(m.OnReadFailed(), M::kFinish);
+  EXPECT_EQ(m.OnFinished(), M::kReportEnded);
+  EXPECT_TRUE(m.failed());
+}
+
+TEST(EventStreamMachineTest, AWriteFailingAfterTheMembraneEndedTheCallIsNoFailure) {
+  M m;
+  ASSERT_NO_FATAL_FAILURE(Serve(m));
+  ASSERT_EQ(m.QueueReply("1", false), M::kWriteReply);
+  m.TakeNextReply();
+  m.OnReadFailed();
+  EXPECT_EQ(m.OnWriteDone(false), M::kFinish);
+  EXPECT_FALSE(m.failed());
+}
+
+TEST(EventStreamMachineTest, AWriteFailingAfterACancelIsNoFailure) {
+  M m;
+  ASSERT_NO_FATAL_FAILURE(Serve(m));
+  ASSERT_EQ(m.QueueReply("1", false), M::kWriteReply);
+  m.TakeNextReply();
+  m.Cancel();
+  EXPECT_EQ(m.OnWriteDone(false), M::kNone);
+  EXPECT_FALSE(m.failed());
+}
+
+TEST(EventStreamMachineTest, AnUnusableMessageWhileWritesAreOutstanding) {
+  M m;
+  ASSERT_NO_FATAL_FAILURE(Serve(m));
+  ASSERT_EQ(m.QueueReply("1", false), M::kWriteReply);
+  m.TakeNextReply();
+  m.QueueReply("2", false);
+  // No Read is started again; the call is cancelled at once, but Finish
+  // waits for the outstanding write.
+  EXPECT_EQ(m.OnUnusableMessage(), M::kCancel);
+  EXPECT_TRUE(m.failed());
+  EXPECT_EQ(m.phase(), Phase::kDraining);
+  EXPECT_EQ(m.QueueReply("3", false), M::kNone);
+  EXPECT_EQ(m.queued(), 0u);
+  EXPECT_EQ(m.OnWriteDone(false), M::kFinish) << "the cancelled write fails: no second Cancel";
+  EXPECT_EQ(m.OnFinished(), M::kReportEnded);
+}
+
+TEST(EventStreamMachineTest, AnUnusableMessageOnAnIdleStream) {
+  M m;
+  ASSERT_NO_FATAL_FAILURE(Serve(m));
+  EXPECT_EQ(m.OnUnusableMessage(), M::kCancel | M::kFinish);
+  EXPECT_EQ(m.OnFinished(), M::kReportEnded);
+  EXPECT_TRUE(m.failed());
+  EXPECT_TRUE(m.registered());
+}
+
+TEST(EventStreamMachineTest, AnUnusableFirstMessageFailsAnUnregisteredStream) {
+  M m;
+  m.Start();
+  m.OnStarted(true);
+  EXPECT_EQ(m.OnUnusableMessage(), M::kCancel);  // the registration write is out
+  EXPECT_EQ(m.OnWriteDone(true), M::kFinish);
+  EXPECT_FALSE(m.registered()) << "the session retries it as a failed registration";
 }
 
 // Random orders of completions and requests, as gRPC and the worker threads
@@ -236,6 +296,10 @@ TEST(EventStreamMachineTest, RandomOrdersKeepTheInvariants) {
         ASSERT_FALSE(read_out);
         read_out = true;
       }
+      if (a & M::kCancel) {
+        ASSERT_FALSE(finish_started) << "Cancel after Finish";
+        cancelled = true;  // every operation still out fails from now on
+      }
       if (a & M::kFinish) {
         ASSERT_FALSE(finish_started) << "Finish started twice";
         ASSERT_FALSE(read_out || write_out || start_out) << "Finish with operations outstanding";
@@ -268,6 +332,8 @@ TEST(EventStreamMachineTest, RandomOrdersKeepTheInvariants) {
             read_out = false;
             if (fail) {
               ASSERT_NO_FATAL_FAILURE(perform(m.OnReadFailed()));
+            } else if (rng() % 32 == 0) {
+              ASSERT_NO_FATAL_FAILURE(perform(m.OnUnusableMessage()));
             } else {
               bool reg = false;
               m.OnMessage(rng() % 4 == 0, rng() % 2 == 0, &reg);

@@ -139,7 +139,7 @@ TEST_F(SessionMachineTest, ShutdownDuringAReconnectBackoff) {
   M m(false, kInitial, kMax, kLogInterval);
   ASSERT_NO_FATAL_FAILURE(MakeReady(m));
   // The membrane goes away: the outage is retried at once, fails, backs off.
-  EXPECT_EQ(m.OnStreamEnded(true, false, now_), M::StreamEnd::kOutageStarted);
+  EXPECT_EQ(m.OnStreamEnded(true, false, false, now_), M::StreamEnd::kOutageStarted);
   FailOnce(m);
   ASSERT_EQ(m.Next(now_, kMissing).kind, Step::kWaitUntil);
 
@@ -148,7 +148,7 @@ TEST_F(SessionMachineTest, ShutdownDuringAReconnectBackoff) {
   EXPECT_EQ(m.Next(now_, kMissing).kind, Step::kWait);
   now_ = m.retry_at() + 1h;
   EXPECT_EQ(m.Next(now_, kMissing).kind, Step::kWait) << "no attempt once stopping";
-  EXPECT_EQ(m.OnStreamEnded(true, true, now_), M::StreamEnd::kIgnored);
+  EXPECT_EQ(m.OnStreamEnded(true, false, true, now_), M::StreamEnd::kIgnored);
   m.Want(true);
   EXPECT_EQ(m.Next(now_, kMissing).kind, Step::kWait);
 
@@ -178,10 +178,10 @@ TEST_F(SessionMachineTest, AnOutageIsRetriedAtOnceAndReportedWhenRestored) {
   M m(false, kInitial, kMax, kLogInterval);
   ASSERT_NO_FATAL_FAILURE(MakeReady(m));
   const auto begin = now_;
-  EXPECT_EQ(m.OnStreamEnded(true, false, now_), M::StreamEnd::kOutageStarted);
+  EXPECT_EQ(m.OnStreamEnded(true, false, false, now_), M::StreamEnd::kOutageStarted);
   EXPECT_FALSE(m.ready());
-  EXPECT_EQ(m.OnStreamEnded(true, false, now_), M::StreamEnd::kOutageGoesOn);
-  EXPECT_EQ(m.OnStreamEnded(false, false, now_), M::StreamEnd::kNotRegistered);
+  EXPECT_EQ(m.OnStreamEnded(true, false, false, now_), M::StreamEnd::kOutageGoesOn);
+  EXPECT_EQ(m.OnStreamEnded(false, false, false, now_), M::StreamEnd::kNotRegistered);
   EXPECT_EQ(m.Next(now_, kMissing).kind, Step::kAttempt) << "no backoff before the first retry";
   now_ += 3s;
   const M::AttemptResult restored = m.OnAttemptDone(true, now_);
@@ -196,19 +196,68 @@ TEST_F(SessionMachineTest, AStreamEndingDuringABackoffKeepsTheBackoff) {
   m.Want(true);
   FailOnce(m);
   const auto retry_at = m.retry_at();
-  EXPECT_EQ(m.OnStreamEnded(true, false, now_), M::StreamEnd::kOutageStarted);
+  EXPECT_EQ(m.OnStreamEnded(true, false, false, now_), M::StreamEnd::kOutageStarted);
   m.Want(true);
   EXPECT_EQ(m.state(), State::kBackoff);
   EXPECT_EQ(m.Next(now_, kMissing).until, retry_at);
+}
+
+TEST_F(SessionMachineTest, AFailedStreamIsReopenedAloneAfterTheBackoff) {
+  M m(false, kInitial, kMax, kLogInterval);
+  ASSERT_NO_FATAL_FAILURE(MakeReady(m));
+  // The host cancelled a stream it could not use: the membrane is there, so
+  // no outage (nothing re-declared), but the stream waits for the backoff.
+  EXPECT_EQ(m.OnStreamEnded(true, /*failed=*/true, false, now_), M::StreamEnd::kFailed);
+  EXPECT_EQ(m.state(), State::kBackoff);
+  EXPECT_FALSE(m.ready());
+  EXPECT_LE(m.retry_at() - now_, M::Clock::duration(kInitial));
+  EXPECT_GE(m.retry_at() - now_, M::Clock::duration(kInitial * 4 / 5));
+  EXPECT_EQ(m.Next(now_, kMissing).kind, Step::kWaitUntil);
+  now_ = m.retry_at();
+  EXPECT_EQ(m.Next(now_, kMissing).kind, Step::kAttempt);
+  EXPECT_EQ(m.OnAttemptDone(true, now_).kind, M::AttemptResult::kNone)
+      << "not an outage: no 'restored' line";
+  EXPECT_EQ(m.Next(now_, kAllRegistered).kind, Step::kReportReady);
+}
+
+TEST_F(SessionMachineTest, StreamsFailingTogetherWaitForTheLaterRetry) {
+  M m(false, kInitial, kMax, kLogInterval);
+  ASSERT_NO_FATAL_FAILURE(MakeReady(m));
+  m.OnStreamEnded(true, true, false, now_);
+  const auto first = m.retry_at();
+  m.OnStreamEnded(true, true, false, now_);
+  EXPECT_GE(m.retry_at(), first) << "a second failure never brings the retry forward";
+  EXPECT_GT(m.retry_at() - now_, M::Clock::duration(kInitial)) << "the backoff grows";
+}
+
+TEST_F(SessionMachineTest, AStreamFailingDuringAnAttemptKeepsItsBackoff) {
+  M m(false, kInitial, kMax, kLogInterval);
+  m.Want(true);
+  ASSERT_EQ(m.Next(now_, kMissing).kind, Step::kAttempt);
+  m.OnStreamEnded(true, true, false, now_);
+  m.OnAttemptDone(true, now_);
+  EXPECT_EQ(m.Next(now_, kMissing).kind, Step::kWaitUntil);
+}
+
+TEST_F(SessionMachineTest, ShutdownDuringTheBackoffOfAFailedStream) {
+  M m(false, kInitial, kMax, kLogInterval);
+  ASSERT_NO_FATAL_FAILURE(MakeReady(m));
+  m.OnStreamEnded(true, true, false, now_);
+  m.StopTakingEvents();
+  now_ = m.retry_at() + 1h;
+  EXPECT_EQ(m.Next(now_, kMissing).kind, Step::kWait);
+  EXPECT_EQ(m.OnStreamEnded(true, true, true, now_), M::StreamEnd::kIgnored);
+  m.Close();
+  EXPECT_EQ(m.Next(now_, kMissing).kind, Step::kExit);
 }
 
 TEST_F(SessionMachineTest, BuildModeExitsZeroOnceTheMembraneEndsEveryStream) {
   M m(true, kInitial, kMax, kLogInterval);
   ASSERT_NO_FATAL_FAILURE(MakeReady(m));
   EXPECT_EQ(m.state(), State::kBuildRegistered);
-  EXPECT_EQ(m.OnStreamEnded(true, false, now_), M::StreamEnd::kBuildEnded);
+  EXPECT_EQ(m.OnStreamEnded(true, false, false, now_), M::StreamEnd::kBuildEnded);
   EXPECT_EQ(m.Next(now_, kOpening).kind, Step::kWait) << "no re-registering in build mode";
-  EXPECT_EQ(m.OnStreamEnded(true, true, now_), M::StreamEnd::kBuildEnded);
+  EXPECT_EQ(m.OnStreamEnded(true, false, true, now_), M::StreamEnd::kBuildEnded);
   const Step exit = m.Next(now_, kNoStreams);
   EXPECT_EQ(exit.kind, Step::kReportExit);
   EXPECT_EQ(exit.exit_code, 0);
