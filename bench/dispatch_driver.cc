@@ -308,7 +308,8 @@ int Run(const Options& o) {
   }
   const long peak_rss_kib = ProcessStatusKib(child->pid(), "VmHWM").value_or(0);
 
-  const uint64_t lost = load.Drain(std::chrono::seconds(5));
+  // The deadline bounds a hang; an answer later than that counts as lost.
+  const uint64_t lost = load.Drain(std::chrono::seconds(30));
   const std::string exit = child->Stop();
   membrane.Shutdown();
   std::printf(
@@ -329,6 +330,20 @@ int Run(const Options& o) {
       .Add("exit", exit);
   if (!survived) return Fail(o, json, "the process under test died while measured: " + exit);
   if (steady.window.answered == 0) return Fail(o, json, "no event answered while measured");
+  // Correctness, whatever the speed: every event answered exactly once, every
+  // send reached a registered stream, and the accept-all plugin rejected none.
+  if (lost > 0) return Fail(o, json, std::to_string(lost) + " event(s) never answered");
+  if (load.bad_answers() > 0) {
+    return Fail(o, json,
+                std::to_string(load.bad_answers()) + " answer(s) to an unknown event or repeated");
+  }
+  if (load.send_failures() > 0) {
+    return Fail(o, json,
+                std::to_string(load.send_failures()) + " event(s) found no registered stream");
+  }
+  if (load.rejects() > 0) {
+    return Fail(o, json, std::to_string(load.rejects()) + " connect(s) rejected");
+  }
   json.Add("status", "ok");
   json.AppendTo(o.json_path);
   return 0;

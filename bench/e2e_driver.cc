@@ -525,6 +525,15 @@ class E2eRun {
         .Add("exit", app_exit);
     if (!survived) return Fail("a process died while measured: app " + app_exit);
     if (w.messages == 0) return Fail("no message came back while measured");
+    // Correctness, whatever the speed: every message came back, to the right
+    // client, and no client was dropped.
+    if (awaiting > 0) return Fail(std::to_string(awaiting) + " message(s) never came back");
+    if (load_.mismatches() > 0) {
+      return Fail(std::to_string(load_.mismatches()) + " message(s) came back wrong or twice");
+    }
+    if (unexpected_closes > 0) {
+      return Fail(std::to_string(unexpected_closes) + " client(s) dropped");
+    }
     json_.Add("status", "ok");
     json_.AppendTo(o_.json_path);
     return 0;
