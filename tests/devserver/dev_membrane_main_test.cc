@@ -61,7 +61,7 @@ class Membrane {
 
   // Reads output until `re` matches (returns the first capture group) or the
   // time runs out (returns empty).
-  std::string WaitFor(const std::regex& re, std::chrono::milliseconds timeout = 10s) {
+  std::string WaitFor(const std::regex& re, std::chrono::milliseconds timeout = 60s) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     std::smatch m;
     while (!std::regex_search(output_, m, re)) {
@@ -71,7 +71,7 @@ class Membrane {
   }
 
   // Waits for the process to exit; returns its exit code, or -1.
-  int Wait(std::chrono::milliseconds timeout = 10s) {
+  int Wait(std::chrono::milliseconds timeout = 60s) {  // bounds a hang only
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       int status = 0;
@@ -164,6 +164,32 @@ INSTANTIATE_TEST_SUITE_P(Signals, RunningBinaryTest, ::testing::Values(SIGTERM, 
                          [](const auto& info) {
                            return std::string(info.param == SIGTERM ? "SIGTERM" : "SIGINT");
                          });
+
+// README (the dev membrane): "It binds to loopback and warns loudly when told
+// otherwise". 192.0.2.1 (TEST-NET-1, RFC 5737) is no address of this
+// machine, so the bind fails right after the warning: nothing listens, and no
+// packet leaves loopback.
+TEST(DevMembraneBinary, WarnsLoudlyWhenToldToListenBeyondLoopback) {
+  testing::TempDir dir;
+  Membrane exposed(
+      {"--listen", "192.0.2.1:0", "--gateway-port", "0", "--data", (dir.path() / "data").string()});
+  ASSERT_TRUE(exposed.started());
+  EXPECT_EQ(exposed.Wait(), 1) << exposed.output();
+  EXPECT_NE(exposed.output().find(
+                "!!! gRPC is listening on 192.0.2.1:0, which is not a loopback address."),
+            std::string::npos)
+      << exposed.output();
+  EXPECT_NE(exposed.output().find("rapid-reset"), std::string::npos) << exposed.output();
+
+  Membrane loopback({"--listen", "127.0.0.1:0", "--gateway-port", "0", "--data",
+                     (dir.path() / "data2").string()});
+  ASSERT_FALSE(loopback.WaitFor(std::regex("gRPC listening on (127\\.0\\.0\\.1:[0-9]+)")).empty())
+      << loopback.output();
+  loopback.Signal(SIGTERM);
+  EXPECT_EQ(loopback.Wait(), 0);
+  EXPECT_EQ(loopback.output().find("not a loopback address"), std::string::npos)
+      << loopback.output();
+}
 
 TEST(DevMembraneBinary, BusyPortIsAnErrorNotASilentShare) {
   testing::TempDir dir;

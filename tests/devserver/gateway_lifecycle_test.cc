@@ -428,5 +428,21 @@ TEST_F(GatewayTest, ConnectAcceptedDuringShutdownStillGetsItsDisconnect) {
   EXPECT_TRUE(TestSink::WaitUntil([&] { return sink_.Count(EventType::Disconnect, id) == 1; }));
 }
 
+// README (the dev membrane): one loopback listener per socket, "from the base
+// port upward", and `nitric-host --dev` prints "from port 4001 up, skipping
+// ports that are taken".
+TEST_F(GatewayTest, SkipsABasePortThatIsTaken) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor taken(
+      io, {boost::asio::ip::make_address("127.0.0.1"), 0});  // listening: the port is taken
+  const uint16_t base = taken.local_endpoint().port();
+  GatewayOptions options = TestOptions();
+  options.base_port = base;
+  ASSERT_NO_FATAL_FAILURE(StartGateway(options));
+  EXPECT_GT(PortOf(url_), base) << url_;
+  auto client = ConnectClient();
+  EXPECT_TRUE(client.client) << "the socket is served on the next free port";
+}
+
 }  // namespace
 }  // namespace nitric::devserver::testing
