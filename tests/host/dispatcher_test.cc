@@ -135,7 +135,7 @@ TEST(DispatcherTest, ConnectionsRunInOrderOneAtATimeAndInParallel) {
   slot.Publish(generation);
   auto replier = std::make_shared<RecordingReplier>();
   constexpr int kConnections = 50;
-  constexpr int kMessages = 100;
+  constexpr int kMessages = 20;
   {
     Dispatcher dispatcher(4, &slot);
     // Two submitters, like two streams' callback threads; each connection's

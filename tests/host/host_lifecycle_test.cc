@@ -16,6 +16,9 @@
 #include <sstream>
 #include <thread>
 
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
+
 #include "host/host_fixture.h"
 
 namespace nitric::testing {
@@ -149,6 +152,76 @@ TEST_F(LifecycleTest, ReconnectsWhenTheMembraneRestarts) {
   // Waiting for the membrane logged a bounded number of lines.
   const size_t lines = Occurrences(host_.stderr_text(), "not usable");
   EXPECT_LE(lines, 3u);
+}
+
+// Lines the in-process membrane logs while it lives; the default logger is
+// swapped only while no membrane runs (spdlog's default is not meant to be
+// swapped under a logging thread).
+class MembraneLogCapture {
+ public:
+  MembraneLogCapture()
+      : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(10000)),
+        previous_(spdlog::default_logger()) {
+    std::vector<spdlog::sink_ptr> sinks = previous_->sinks();
+    sinks.push_back(sink_);
+    auto logger = std::make_shared<spdlog::logger>("membrane", sinks.begin(), sinks.end());
+    logger->set_level(spdlog::level::trace);
+    spdlog::set_default_logger(logger);
+  }
+  ~MembraneLogCapture() { spdlog::set_default_logger(previous_); }
+  std::string Lines(const std::string& containing) const {
+    std::string out;
+    for (const auto& line : sink_->last_formatted()) {
+      if (line.find(containing) != std::string::npos) out += line;
+    }
+    return out;
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+// README, The membrane going away: "an event the membrane failed while the
+// stream was down is never answered late". The handler is held while the
+// membrane goes and comes back on the same address (a restarted membrane
+// numbers its events from the start again); its answer must not reach the
+// new membrane, which would log an answer it cannot place (or, with a
+// colliding id, answer another event with it and then the real answer).
+TEST_F(LifecycleTest, AnEventFailedDuringAnOutageIsNeverAnsweredLate) {
+  ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
+  ASSERT_NO_FATAL_FAILURE(StartHost());
+  const std::filesystem::path gate = dir_.path() / "gate";
+  auto held = Connect("ctest");
+  ASSERT_TRUE(held);
+  ASSERT_TRUE(held->SendText("hold:" + gate.string()));
+  auto holding = held->Receive();
+  ASSERT_TRUE(holding);
+  ASSERT_EQ(holding->data, "holding");
+
+  membrane_.options().listen = membrane_.grpc_address();
+  membrane_.Stop();  // fails the held event and closes its client
+  ASSERT_TRUE(host_.WaitForStderr("not usable", 60s));
+  std::optional<MembraneLogCapture> log;
+  log.emplace();
+  ASSERT_NO_FATAL_FAILURE(membrane_.Start());
+  ASSERT_TRUE(host_.WaitForStderr("membrane session restored", 60s));
+
+  std::ofstream(gate) << "open\n";
+  // The handler ends; its send fails (the new membrane does not know its
+  // connection), which the host logs once the handler's call is over.
+  ASSERT_TRUE(host_.WaitForStderr("handler failed on socket ctest", 60s));
+  // One more event on the same (message) stream: a late answer written
+  // before it would have reached the membrane before this one's.
+  auto client = Connect("ctest");
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(client->SendText("after"));
+  auto reply = client->Receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->data, "after");
+  membrane_.Stop();  // no membrane thread logs any more
+  EXPECT_EQ(log->Lines("answer with unknown id"), "");
+  log.reset();
 }
 
 // utime + stime of `pid` in clock ticks (/proc/<pid>/stat fields 14 and 15).
