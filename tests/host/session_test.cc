@@ -326,9 +326,13 @@ TEST(SessionCloseTest, CloseReturnsDuringAReconnectBackoff) {
   const std::string address = membrane.grpc_address();
   membrane.Stop();  // nothing listens there any more
 
+  // Declared before the session: spdlog's free functions log through a raw
+  // pointer to the default logger, so the capturing logger outlives every
+  // thread of the session even after the previous logger is restored.
   auto sink = std::make_shared<CaptureSink>();
+  auto capture = std::make_shared<spdlog::logger>("capture", sink);
   auto previous = spdlog::default_logger();
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  spdlog::set_default_logger(capture);
 
   auto generation = std::make_shared<NoGeneration>();
   GenerationSlot slot;
