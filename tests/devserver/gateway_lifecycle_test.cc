@@ -106,15 +106,21 @@ TEST_F(GatewayTest, ConnectWhoseDeliveryFailsIsRefusedWith502AndTheReason) {
   EXPECT_NE(result.body.find("stream ended before answering"), std::string::npos) << result.body;
 }
 
+// The answer is held until the Connect event has surely arrived, and it is a
+// reject: a gateway that completed the upgrade without waiting would have
+// answered 101 already; one that waits answers 403. No clock involved.
 TEST_F(GatewayTest, UpgradeWaitsForTheConnectAnswer) {
-  sink_.SetAnswerDelay(EventType::Connect, 300ms);
+  sink_.HoldAnswers(EventType::Connect);
+  sink_.SetRejectConnectIf([](const wsproto::WebsocketEventRequest&) { return true; });
   StartGateway();
 
-  const auto start = std::chrono::steady_clock::now();
-  auto result = WsClient::Connect(url_);
+  auto connecting = std::async(std::launch::async, [&] { return WsClient::Connect(url_); });
+  ASSERT_TRUE(TestSink::WaitUntil([&] { return sink_.Count(EventType::Connect) == 1; }));
+  sink_.ReleaseAnswers(EventType::Connect);
+  const auto result = connecting.get();
 
-  ASSERT_TRUE(result.client) << result.error;
-  EXPECT_GE(std::chrono::steady_clock::now() - start, 290ms);
+  EXPECT_FALSE(result.client) << "upgraded before the answer";
+  EXPECT_EQ(result.http_status, 403);
 }
 
 TEST_F(GatewayTest, QueryParamsAreDecodedAndKeepEveryValueInArrivalOrder) {
