@@ -38,7 +38,7 @@ class ControlQueue {
   // Blocks until an event is posted.
   ControlEvent Wait() ABSL_LOCKS_EXCLUDED(mu_) {
     MutexLock lock(&mu_);
-    while (events_.empty()) lock.Wait(cv_);
+    while (events_.empty()) mu_.Wait(cv_);
     ControlEvent event = std::move(events_.front());
     events_.pop_front();
     return event;

@@ -15,7 +15,9 @@
 //   void AddLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { ++n_; }
 // A condition wait is written as a loop in the locked scope, so that the
 // analysis sees every read of guarded state under the lock:
-//   while (n_ == 0) lock.Wait(cv_);
+//   while (n_ == 0) mu_.Wait(cv_);
+// (Wait is on the Mutex, not on the MutexLock: clang does not follow a
+// scoped lock passed by reference, but it does follow REQUIRES(mu_).)
 //
 // scripts/thread-safety.sh builds the host libraries with clang and
 // -Wthread-safety -Werror; with GCC the attributes compile to nothing.
@@ -41,36 +43,52 @@ class ABSL_LOCKABLE Mutex {
   // callback run under it). No runtime check.
   void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() {}
 
+  // Waits on `cv`: the lock is released while waiting and held again on
+  // return. Spurious wake-ups happen: wait in a loop on the condition.
+  void Wait(std::condition_variable& cv) ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
+    std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
+    cv.wait(lock);
+    lock.release();  // still held, by the caller
+  }
+  // As Wait; std::cv_status::timeout once `deadline` has passed.
+  template <class Clock, class Duration>
+  std::cv_status WaitUntil(std::condition_variable& cv,
+                           const std::chrono::time_point<Clock, Duration>& deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
+    std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
+    const std::cv_status status = cv.wait_until(lock, deadline);
+    lock.release();  // still held, by the caller
+    return status;
+  }
+
  private:
-  friend class MutexLock;
   std::mutex mu_;
 };
 
-// Holds a Mutex for its scope; a std::condition_variable waits on it.
+// Holds a Mutex for its scope.
 class ABSL_SCOPED_LOCKABLE MutexLock {
  public:
-  explicit MutexLock(Mutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : lock_(mu->mu_) {}
-  ~MutexLock() ABSL_UNLOCK_FUNCTION() {}
+  explicit MutexLock(Mutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : mu_(mu) { mu_->Lock(); }
+  ~MutexLock() ABSL_UNLOCK_FUNCTION() {
+    if (held_) mu_->Unlock();
+  }
   MutexLock(const MutexLock&) = delete;
   MutexLock& operator=(const MutexLock&) = delete;
 
   // Releases the lock before the scope ends (e.g. to call out without it),
   // and takes it again.
-  void Unlock() ABSL_UNLOCK_FUNCTION() { lock_.unlock(); }
-  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { lock_.lock(); }
-
-  // Waits on `cv`: the lock is released while waiting and held again on
-  // return (spurious wake-ups happen: wait in a loop on the condition).
-  void Wait(std::condition_variable& cv) { cv.wait(lock_); }
-  // As Wait; std::cv_status::timeout once `deadline` has passed.
-  template <class Clock, class Duration>
-  std::cv_status WaitUntil(std::condition_variable& cv,
-                           const std::chrono::time_point<Clock, Duration>& deadline) {
-    return cv.wait_until(lock_, deadline);
+  void Unlock() ABSL_UNLOCK_FUNCTION() {
+    mu_->Unlock();
+    held_ = false;
+  }
+  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() {
+    mu_->Lock();
+    held_ = true;
   }
 
  private:
-  std::unique_lock<std::mutex> lock_;
+  Mutex* const mu_;
+  bool held_ = true;
 };
 
 }  // namespace nitric::host

@@ -22,7 +22,7 @@ GrpcMembraneClient::GrpcMembraneClient(std::shared_ptr<grpc::Channel> channel,
 
 GrpcMembraneClient::~GrpcMembraneClient() {
   MutexLock lock(&sends_mu_);
-  while (sends_in_flight_ != 0) lock.Wait(sends_done_);
+  while (sends_in_flight_ != 0) sends_mu_.Wait(sends_done_);
 }
 
 void GrpcMembraneClient::Prepare(grpc::ClientContext* context) const {

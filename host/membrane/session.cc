@@ -41,7 +41,7 @@ MembraneSession::MembraneSession(std::shared_ptr<grpc::Channel> channel, Dispatc
 MembraneSession::~MembraneSession() { Close(std::chrono::milliseconds(0)); }
 
 void MembraneSession::Want(const Declarations& declarations) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Declarations merged = wanted_;
   merged.Merge(declarations);
   const bool changed = !(merged == wanted_);
@@ -51,15 +51,18 @@ void MembraneSession::Want(const Declarations& declarations) {
 }
 
 bool MembraneSession::WaitReady(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, timeout, [this] { return machine_.closed() || machine_.ready(); }) &&
-         machine_.ready();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  MutexLock lock(&mu_);
+  while (!machine_.closed() && !machine_.ready() &&
+         mu_.WaitUntil(cv_, deadline) != std::cv_status::timeout) {
+  }
+  return machine_.ready();
 }
 
 void MembraneSession::StopTakingEvents() {
   std::vector<std::shared_ptr<EventStream>> streams;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     machine_.StopTakingEvents();
     for (auto& [key, state] : streams_) streams.push_back(state.stream);
     cv_.notify_all();
@@ -68,38 +71,41 @@ void MembraneSession::StopTakingEvents() {
 }
 
 void MembraneSession::Close(std::chrono::milliseconds grace) {
-  std::lock_guard<std::mutex> close_lock(close_mu_);
+  MutexLock close_lock(&close_mu_);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     machine_.Close();
     cv_.notify_all();
   }
   if (supervisor_.joinable()) supervisor_.join();
 
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<std::shared_ptr<EventStream>> streams;
   for (auto& [key, state] : streams_) streams.push_back(state.stream);
-  lock.unlock();
+  lock.Unlock();
   for (auto& stream : streams) {
     stream->StopTakingEvents();
     stream->Finish();
   }
   streams.clear();
-  lock.lock();
-  if (!cv_.wait_for(lock, grace, [this] { return streams_.empty(); })) {
+  lock.Lock();
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (!streams_.empty() && mu_.WaitUntil(cv_, deadline) != std::cv_status::timeout) {
+  }
+  if (!streams_.empty()) {
     for (auto& [key, state] : streams_) streams.push_back(state.stream);
-    lock.unlock();
+    lock.Unlock();
     spdlog::debug("cancelling {} stream(s) the membrane did not end within {} ms", streams.size(),
                   grace.count());
     for (auto& stream : streams) stream->Cancel();
     streams.clear();
-    lock.lock();
-    cv_.wait(lock, [this] { return streams_.empty(); });
+    lock.Lock();
+    while (!streams_.empty()) mu_.Wait(cv_);
   }
 }
 
 void MembraneSession::Supervise() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (;;) {
     const SessionMachine::Step step =
         machine_.Next(std::chrono::steady_clock::now(), FactsLocked());
@@ -107,31 +113,31 @@ void MembraneSession::Supervise() {
       case SessionMachine::Step::kExit:
         return;
       case SessionMachine::Step::kWait:
-        cv_.wait(lock);
+        mu_.Wait(cv_);
         break;
       case SessionMachine::Step::kWaitUntil:
-        cv_.wait_until(lock, step.until);
+        mu_.WaitUntil(cv_, step.until);
         break;
       case SessionMachine::Step::kReportReady:
         cv_.notify_all();  // WaitReady
-        lock.unlock();
+        lock.Unlock();
         if (on_ready_) on_ready_();
-        lock.lock();
+        lock.Lock();
         break;
       case SessionMachine::Step::kReportExit:
-        lock.unlock();
+        lock.Unlock();
         if (on_exit_) on_exit_(step.exit_code);
-        lock.lock();
+        lock.Lock();
         break;
       case SessionMachine::Step::kAttempt: {
-        const grpc::Status status = Attempt(lock);
+        const grpc::Status status = Attempt();
         const SessionMachine::AttemptResult result =
             machine_.OnAttemptDone(status.ok(), std::chrono::steady_clock::now());
         LogAttemptLocked(result, status);
         if (result.kind == SessionMachine::AttemptResult::kExit) {
-          lock.unlock();
+          lock.Unlock();
           if (on_exit_) on_exit_(1);
-          lock.lock();
+          lock.Lock();
         }
         break;
       }
@@ -139,14 +145,14 @@ void MembraneSession::Supervise() {
   }
 }
 
-grpc::Status MembraneSession::Attempt(std::unique_lock<std::mutex>& lock) {
+grpc::Status MembraneSession::Attempt() {
   const Declarations want = wanted_;
   if (!(declared_ == want)) {
     const uint64_t epoch = epoch_;
-    lock.unlock();
+    mu_.Unlock();
     grpc::Status status =
         DeclareAll(resources_.get(), want, options_.service_name, options_.call_timeout);
-    lock.lock();
+    mu_.Lock();
     if (!status.ok()) return status;
     if (epoch == epoch_) declared_ = want;
   }
@@ -165,23 +171,17 @@ grpc::Status MembraneSession::Attempt(std::unique_lock<std::mutex>& lock) {
   }
   if (opened.empty()) return grpc::Status::OK;
   registration_error_ = grpc::Status::OK;
-  lock.unlock();
+  mu_.Unlock();
   for (auto& stream : opened) stream->Start(handle_events_, options_.service_name, queue_);
-  lock.lock();
+  mu_.Lock();
 
   // Every new stream either registers or ends; an ended one is gone from
   // streams_ (or replaced).
-  auto settled = [&] {
-    for (auto& stream : opened) {
-      auto it = streams_.find(StreamKey(stream->socket(), stream->type()));
-      if (it != streams_.end() && it->second.stream == stream && !it->second.registered) {
-        return false;
-      }
-    }
-    return true;
-  };
-  const bool in_time =
-      cv_.wait_for(lock, options_.call_timeout, [&] { return machine_.stopping() || settled(); });
+  const auto deadline = std::chrono::steady_clock::now() + options_.call_timeout;
+  while (!machine_.stopping() && !SettledLocked(opened) &&
+         mu_.WaitUntil(cv_, deadline) != std::cv_status::timeout) {
+  }
+  const bool in_time = machine_.stopping() || SettledLocked(opened);
   if (machine_.stopping()) return grpc::Status::OK;
   if (!in_time) {
     std::vector<std::shared_ptr<EventStream>> late;
@@ -191,9 +191,9 @@ grpc::Status MembraneSession::Attempt(std::unique_lock<std::mutex>& lock) {
         late.push_back(stream);
       }
     }
-    lock.unlock();
+    mu_.Unlock();
     for (auto& stream : late) stream->Cancel();
-    lock.lock();
+    mu_.Lock();
     return grpc::Status(
         grpc::StatusCode::DEADLINE_EXCEEDED,
         "no registration response within " + std::to_string(options_.call_timeout.count()) + " ms");
@@ -208,6 +208,16 @@ grpc::Status MembraneSession::Attempt(std::unique_lock<std::mutex>& lock) {
     }
   }
   return grpc::Status::OK;
+}
+
+bool MembraneSession::SettledLocked(const std::vector<std::shared_ptr<EventStream>>& opened) const {
+  for (const auto& stream : opened) {
+    auto it = streams_.find(StreamKey(stream->socket(), stream->type()));
+    if (it != streams_.end() && it->second.stream == stream && !it->second.registered) {
+      return false;
+    }
+  }
+  return true;
 }
 
 SessionMachine::Facts MembraneSession::FactsLocked() const {
@@ -257,7 +267,7 @@ void MembraneSession::LogAttemptLocked(const SessionMachine::AttemptResult& resu
 }
 
 void MembraneSession::OnRegistered(EventStream* stream) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = streams_.find(StreamKey(stream->socket(), stream->type()));
   if (it != streams_.end() && it->second.stream.get() == stream) it->second.registered = true;
   spdlog::debug("stream {} registered", StreamName(stream->socket(), stream->type()));
@@ -267,7 +277,7 @@ void MembraneSession::OnRegistered(EventStream* stream) {
 void MembraneSession::OnEnded(EventStream* stream, const grpc::Status& status, bool registered,
                               bool failed) {
   std::shared_ptr<EventStream> ended;  // released outside the lock
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = streams_.find(StreamKey(stream->socket(), stream->type()));
   if (it != streams_.end() && it->second.stream.get() == stream) {
     ended = std::move(it->second.stream);

@@ -29,14 +29,15 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <grpcpp/channel.h>
 
 #include "host/base/declarations.h"
+#include "host/base/mutex.h"
 #include "host/dispatch/dispatcher.h"
 #include "host/membrane/completion_queue_thread.h"
 #include "host/membrane/event_stream.h"
@@ -109,9 +110,15 @@ class MembraneSession final : private EventStream::Observer {
 
   void Supervise();
   // One attempt: declare, open the missing streams, wait for registration.
-  grpc::Status Attempt(std::unique_lock<std::mutex>& lock);
-  SessionMachine::Facts FactsLocked() const;
-  void LogAttemptLocked(const SessionMachine::AttemptResult& result, const grpc::Status& status);
+  // Releases mu_ (and takes it again) around its calls to the membrane and
+  // the streams; the caller holds it in a MutexLock.
+  grpc::Status Attempt() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // True when each of `opened` registered or ended.
+  bool SettledLocked(const std::vector<std::shared_ptr<EventStream>>& opened) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  SessionMachine::Facts FactsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LogAttemptLocked(const SessionMachine::AttemptResult& result, const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // EventStream::Observer (the queue thread).
   void OnRegistered(EventStream* stream) override;
@@ -127,20 +134,20 @@ class MembraneSession final : private EventStream::Observer {
   const HandleEventsMethod handle_events_;
   StreamCounters counters_;
 
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
-  Declarations wanted_;                       // GUARDED_BY(mu_)
-  Declarations declared_;                     // GUARDED_BY(mu_)
-  std::map<StreamKey, StreamState> streams_;  // GUARDED_BY(mu_)
+  Declarations wanted_ ABSL_GUARDED_BY(mu_);
+  Declarations declared_ ABSL_GUARDED_BY(mu_);
+  std::map<StreamKey, StreamState> streams_ ABSL_GUARDED_BY(mu_);
   // The latest failure of a stream that ended before registering.
-  grpc::Status registration_error_;  // GUARDED_BY(mu_)
+  grpc::Status registration_error_ ABSL_GUARDED_BY(mu_);
   // Bumped whenever a registered stream ends: declarations made before it
   // may have gone with the membrane.
-  uint64_t epoch_ = 0;  // GUARDED_BY(mu_)
-  // The states and transitions (session_machine.h). GUARDED_BY(mu_)
-  SessionMachine machine_;
+  uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  // The states and transitions (session_machine.h).
+  SessionMachine machine_ ABSL_GUARDED_BY(mu_);
 
-  std::mutex close_mu_;  // serialises Close()
+  Mutex close_mu_;  // serialises Close()
   std::thread supervisor_;
 };
 

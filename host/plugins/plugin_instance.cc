@@ -269,7 +269,7 @@ void PluginInstance::WaitUntilReady() const {
   const auto deadline = std::chrono::steady_clock::now() + handoff_timeout_;
   MutexLock lock(&gate_mu_);
   while (!ready_.load(std::memory_order_acquire) &&
-         lock.WaitUntil(gate_cv_, deadline) != std::cv_status::timeout) {
+         gate_mu_.WaitUntil(gate_cv_, deadline) != std::cv_status::timeout) {
   }
   if (ready_.load(std::memory_order_acquire)) return;
   // The old version is still busy (or something holds its generation):

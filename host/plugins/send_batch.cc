@@ -36,7 +36,7 @@ void SendBatch::Start(MembraneClient* client, std::string_view socket, std::stri
   {
     MutexLock lock(&state_->mu);
     while (state_->in_flight >= kMaxInFlight || state_->targets.count(target) != 0) {
-      lock.Wait(state_->done);
+      state_->mu.Wait(state_->done);
     }
     ++state_->in_flight;
     state_->targets.insert(target);
@@ -58,13 +58,13 @@ void SendBatch::Start(MembraneClient* client, std::string_view socket, std::stri
 void SendBatch::Flush() {
   if (!state_) return;
   MutexLock lock(&state_->mu);
-  while (state_->in_flight != 0) lock.Wait(state_->done);
+  while (state_->in_flight != 0) state_->mu.Wait(state_->done);
 }
 
 std::unique_ptr<SendBatch::Failure> SendBatch::Finish() {
   if (!state_) return nullptr;  // nothing was sent
   MutexLock lock(&state_->mu);
-  while (state_->in_flight != 0) lock.Wait(state_->done);
+  while (state_->in_flight != 0) state_->mu.Wait(state_->done);
   return std::move(state_->failure);
 }
 
