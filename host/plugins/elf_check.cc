@@ -7,6 +7,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <nitric/plugin.h>
 
 namespace nitric::host {
 namespace {
@@ -66,6 +67,42 @@ Status CheckSharedObject(std::string_view bytes) {
     }
   }
   return Status();
+}
+
+std::optional<AbiNote> ReadAbiNote(std::string_view bytes) {
+  Elf64_Ehdr eh;
+  std::memcpy(&eh, bytes.data(), sizeof eh);
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph;
+    std::memcpy(&ph, bytes.data() + eh.e_phoff + i * sizeof(Elf64_Phdr), sizeof ph);
+    if (ph.p_type != PT_NOTE) continue;
+    // Entries are padded to the segment's alignment: 4, or 8 for segments
+    // such as .note.gnu.property.
+    const uint64_t align = ph.p_align == 8 ? 8 : 4;
+    const auto pad = [align](uint64_t n) { return (n + align - 1) & ~(align - 1); };
+    const std::string_view segment = bytes.substr(ph.p_offset, ph.p_filesz);
+    uint64_t at = 0;
+    while (segment.size() - at >= sizeof(Elf64_Nhdr)) {
+      Elf64_Nhdr nh;
+      std::memcpy(&nh, segment.data() + at, sizeof nh);
+      const uint64_t name_at = at + sizeof nh;
+      const uint64_t desc_at = name_at + pad(nh.n_namesz);
+      const uint64_t next = desc_at + pad(nh.n_descsz);
+      if (nh.n_namesz > segment.size() || nh.n_descsz > segment.size() || next > segment.size()) {
+        break;  // malformed: stop reading this segment
+      }
+      if (nh.n_type == NITRIC_ABI_NOTE_TYPE && nh.n_namesz == sizeof NITRIC_ABI_NOTE_NAME &&
+          nh.n_descsz == 2 * sizeof(uint32_t) &&
+          std::memcmp(segment.data() + name_at, NITRIC_ABI_NOTE_NAME, nh.n_namesz) == 0) {
+        AbiNote note;
+        std::memcpy(&note.major, segment.data() + desc_at, sizeof note.major);
+        std::memcpy(&note.minor, segment.data() + desc_at + sizeof note.major, sizeof note.minor);
+        return note;
+      }
+      at = next;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace nitric::host

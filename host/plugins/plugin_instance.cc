@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <optional>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -85,6 +86,19 @@ StatusOr<std::shared_ptr<PluginInstance>> PluginInstance::Load(const PluginFile&
   // 0. A structural check: dlopen of a truncated file would SIGBUS the host.
   if (Status elf = CheckSharedObject(file.bytes); !elf.ok()) {
     return Refuse(fmt::format("plugin {} is not a shared object: {}", file_name, elf.message()));
+  }
+  // The ABI note, read from the file: another major is refused before
+  // dlopen runs any of the plugin's code (its constructors included).
+  if (std::optional<AbiNote> note = ReadAbiNote(file.bytes); !note.has_value()) {
+    ctx.logger->info(
+        "plugin {} has no ABI note (built against plugin.h 1.0): its ABI is checked after "
+        "dlopen, once its constructors have run; rebuild it to have it checked first",
+        file_name);
+  } else if (note->major != NITRIC_ABI_MAJOR) {
+    return Refuse(fmt::format(
+        "plugin {} was built for ABI {}.{} (its ELF note says so), this host speaks ABI {}.{}: "
+        "rebuild it against this host's plugin.h; none of its code was run",
+        file_name, note->major, note->minor, NITRIC_ABI_MAJOR, NITRIC_ABI_MINOR));
   }
 
   // 1. Stage: the host never maps a file of the plugins folder.

@@ -6,19 +6,24 @@
  * links no C++ runtime; plugin.hpp is a header-only C++ face over it.
  *
  * LIFECYCLE
- *   1. The host stages the plugin file under a private name and dlopen()s it.
- *   2. It looks up the one exported entry symbol, nitric_plugin_entry, calls it
+ *   1. The host reads the plugin's ABI note (NITRIC_ABI_NOTE below) from the
+ *      file. A different major is refused there: no code of the plugin runs,
+ *      not even its constructors. A file without the note (built against
+ *      plugin.h 1.0) is let through to step 3's check, with a log line.
+ *   2. The host stages the file under a private name and dlopen()s it; the
+ *      plugin's constructors run here.
+ *   3. It looks up the one exported entry symbol, nitric_plugin_entry, calls it
  *      and reads abi_major from the returned descriptor. A different major is
- *      refused before anything else of the plugin runs.
- *   3. init() is called once with the host's function table. Declarations
+ *      refused before init() or any other callback runs.
+ *   4. init() is called once with the host's function table. Declarations
  *      (websockets, KV stores) and handler registrations are only accepted
  *      during init().
- *   4. On a hot reload that replaces this plugin, the old version's
+ *   5. On a hot reload that replaces this plugin, the old version's
  *      export_state() may hand bytes to the new version's import_state(),
  *      which runs after the new init() and before its first event. When both
  *      callbacks exist, the new version's events wait until the old version's
  *      last event finished and the bytes were imported.
- *   5. shutdown() is called once no event of this plugin is running any more,
+ *   6. shutdown() is called once no event of this plugin is running any more,
  *      then the file is dlclose()d. Nothing of the plugin (function pointer,
  *      user_data, thread) may be used by anyone after shutdown() returns.
  *
@@ -428,12 +433,42 @@ typedef struct nitric_plugin_descriptor {
 } nitric_plugin_descriptor;
 
 /* The entry symbol's type. It must return a pointer to static storage and do
- * nothing else: it runs before the ABI check. */
+ * nothing else: for a plugin without the ABI note it runs before the ABI
+ * check. */
 typedef const nitric_plugin_descriptor* (*nitric_plugin_entry_fn)(void);
 
 /* Declared here, inside extern "C", so that a definition in a C++ file gets C
  * linkage (an unmangled name the host can look up). */
 NITRIC_PLUGIN_EXPORT const nitric_plugin_descriptor* nitric_plugin_entry(void);
+
+/* The ABI note: an ELF note (section .note.nitric.abi, name "nitric", type
+ * NITRIC_ABI_NOTE_TYPE, descriptor {abi_major, abi_minor} as two uint32_t)
+ * that NITRIC_PLUGIN_ENTRY (and so plugin.hpp's NITRIC_PLUGIN) puts in the
+ * plugin file. The host reads it from the file's PT_NOTE segments before
+ * dlopen, so a plugin for another major is refused without running any of
+ * its code. Since ABI 1.1; the layout of the note is fixed for every major. */
+#define NITRIC_ABI_NOTE_NAME "nitric"
+#define NITRIC_ABI_NOTE_TYPE 0x4e414249u /* "NABI" */
+
+typedef struct nitric_abi_note {
+  uint32_t namesz; /* sizeof NITRIC_ABI_NOTE_NAME: 7 */
+  uint32_t descsz; /* 8 */
+  uint32_t type;   /* NITRIC_ABI_NOTE_TYPE */
+  char name[8];    /* "nitric\0", padded to 4-byte alignment */
+  uint32_t abi_major;
+  uint32_t abi_minor;
+} nitric_abi_note;
+
+#if defined(__GNUC__) && defined(__ELF__)
+/* Emits the note for ABI major.minor. Used by NITRIC_PLUGIN_ENTRY; a plugin
+ * does not need it on its own. */
+#define NITRIC_ABI_NOTE(major, minor)                                                         \
+  __attribute__((section(".note.nitric.abi"), used, aligned(4))) static const nitric_abi_note \
+      nitric_abi_note_ = {sizeof NITRIC_ABI_NOTE_NAME, 8,       NITRIC_ABI_NOTE_TYPE,         \
+                          NITRIC_ABI_NOTE_NAME,        (major), (minor)};
+#else
+#define NITRIC_ABI_NOTE(major, minor) /* not ELF: the host checks the descriptor only */
+#endif
 
 /* Define the entry symbol in exactly one source file of a plugin:
  *   NITRIC_PLUGIN_ENTRY {
@@ -445,7 +480,8 @@ NITRIC_PLUGIN_EXPORT const nitric_plugin_descriptor* nitric_plugin_entry(void);
  * Name the fields (designated initializers) rather than list them in order:
  * the layout is pinned by the host's tests, and named fields say which
  * callback is which. */
-#define NITRIC_PLUGIN_ENTRY \
+#define NITRIC_PLUGIN_ENTRY                           \
+  NITRIC_ABI_NOTE(NITRIC_ABI_MAJOR, NITRIC_ABI_MINOR) \
   NITRIC_PLUGIN_EXPORT const nitric_plugin_descriptor* nitric_plugin_entry(void)
 
 #ifdef __cplusplus

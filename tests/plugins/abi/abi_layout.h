@@ -3,8 +3,9 @@
  * (abi_layout_c.c) and one C++ translation unit (abi_layout_test.cc), so a
  * header change that moves a field for either language fails to compile.
  *
- * Every field of nitric_host_api, nitric_plugin_descriptor and
- * nitric_config_value has an offset and a size here, and each struct's sizeof
+ * Every field of nitric_host_api, nitric_plugin_descriptor,
+ * nitric_config_value and the ELF note nitric_abi_note has an offset and a
+ * size here, and each struct's sizeof
  * is pinned, so appending a field without adding it here fails as well: then
  * add the new field's line and bump NITRIC_ABI_MINOR. Never change a number
  * that is already here: that is a new ABI major. */
@@ -53,6 +54,12 @@
   X(nitric_plugin_descriptor, shutdown, 40, 8)     \
   X(nitric_plugin_descriptor, export_state, 48, 8) \
   X(nitric_plugin_descriptor, import_state, 56, 8) \
+  X(nitric_abi_note, namesz, 0, 4)                 \
+  X(nitric_abi_note, descsz, 4, 4)                 \
+  X(nitric_abi_note, type, 8, 4)                   \
+  X(nitric_abi_note, name, 12, 8)                  \
+  X(nitric_abi_note, abi_major, 20, 4)             \
+  X(nitric_abi_note, abi_minor, 24, 4)             \
   X(nitric_host_api, size, 0, 8)                   \
   X(nitric_host_api, abi_major, 8, 4)              \
   X(nitric_host_api, abi_minor, 12, 4)             \
@@ -92,6 +99,7 @@
   X(nitric_buffer, 16)            \
   X(nitric_config_value, 56)      \
   X(nitric_plugin_descriptor, 64) \
+  X(nitric_abi_note, 28)          \
   X(nitric_host_api, 216)
 
 NITRIC_ABI_FIELDS(NITRIC_LAYOUT_FIELD)

@@ -1,0 +1,368 @@
+/*
+ * nitric/plugin.h - the stable C ABI between nitric-host and its plugins.
+ *
+ * This is the only header the host and a plugin share. It is plain C99: no C++
+ * type, exception, allocator or STL object crosses it. A plugin written in C
+ * links no C++ runtime; plugin.hpp is a header-only C++ face over it.
+ *
+ * LIFECYCLE
+ *   1. The host stages the plugin file under a private name and dlopen()s it.
+ *   2. It looks up the one exported entry symbol, nitric_plugin_entry, calls it
+ *      and reads abi_major from the returned descriptor. A different major is
+ *      refused before anything else of the plugin runs.
+ *   3. init() is called once with the host's function table. Declarations
+ *      (websockets, KV stores) and handler registrations are only accepted
+ *      during init().
+ *   4. On a hot reload that replaces this plugin, the old version's
+ *      export_state() may hand bytes to the new version's import_state(),
+ *      which runs after the new init() and before its first event. When both
+ *      callbacks exist, the new version's events wait until the old version's
+ *      last event finished and the bytes were imported.
+ *   5. shutdown() is called once no event of this plugin is running any more,
+ *      then the file is dlclose()d. Nothing of the plugin (function pointer,
+ *      user_data, thread) may be used by anyone after shutdown() returns.
+ *
+ * THREADS
+ *   Handlers run on the host's worker pool. Events of one connection are
+ *   delivered one at a time, in arrival order; events of different connections
+ *   run in parallel, so a handler must be thread-safe with respect to other
+ *   connections. Every host function is thread-safe and may block (KV and send
+ *   calls are network round trips). init, import_state, export_state and
+ *   shutdown are never called concurrently with each other.
+ *
+ * OWNERSHIP (the rule for every pointer below)
+ *   - nitric_str: borrowed bytes (ptr, len), NOT NUL-terminated, binary-safe.
+ *     Passed by the plugin: read by the host during the call only.
+ *     Returned by the host: valid for the scope stated on the function.
+ *   - nitric_buffer: bytes the host allocated for the plugin; the plugin owns
+ *     them and must release them with api->buffer_free().
+ *   - Opaque handles (nitric_host, nitric_event, nitric_key_iter) are owned by
+ *     the host; their lifetime is stated on each type.
+ *
+ * COMPATIBILITY
+ *   NITRIC_ABI_MAJOR changes only on a breaking change; a plugin built for
+ *   another major is refused. NITRIC_ABI_MINOR grows when functions are
+ *   appended to nitric_host_api (never reordered or removed) or fields to
+ *   nitric_plugin_descriptor. Both structs start with their size, so either
+ *   side can tell whether a field exists: use NITRIC_API_HAS(api, field).
+ */
+#ifndef NITRIC_PLUGIN_H_
+#define NITRIC_PLUGIN_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NITRIC_ABI_MAJOR 1
+#define NITRIC_ABI_MINOR 0
+
+/* The one symbol a plugin exports. */
+#define NITRIC_PLUGIN_ENTRY_SYMBOL "nitric_plugin_entry"
+
+#if defined(__GNUC__)
+#define NITRIC_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define NITRIC_PLUGIN_EXPORT
+#endif
+
+/* Status of every fallible call. Error text for the last non-OK status a host
+ * function returned on this thread: api->last_error(). */
+typedef enum nitric_status {
+  NITRIC_OK = 0,
+  /* Returned by an iterator that has no more items. Not an error. */
+  NITRIC_DONE = 1,
+  NITRIC_ERR_INVALID_ARGUMENT = 2,
+  NITRIC_ERR_NOT_FOUND = 3,
+  /* The store or socket was not declared with the permission the call needs. */
+  NITRIC_ERR_PERMISSION_DENIED = 4,
+  /* The membrane cannot be reached right now; the call may succeed later. */
+  NITRIC_ERR_UNAVAILABLE = 5,
+  /* The call is not allowed now (e.g. a declaration after init). */
+  NITRIC_ERR_FAILED_PRECONDITION = 6,
+  NITRIC_ERR_INTERNAL = 7,
+  /* Returned by a handler or init to say "failed"; text via api->set_error. */
+  NITRIC_ERR_HANDLER = 8
+} nitric_status;
+
+/* The name of a status ("OK", "NOT_FOUND", ...), for logs and error text.
+ * Static storage; never NULL. A header-only helper: not part of the ABI. */
+static inline const char* nitric_status_name(nitric_status status) {
+  switch (status) {
+    case NITRIC_OK:
+      return "OK";
+    case NITRIC_DONE:
+      return "DONE";
+    case NITRIC_ERR_INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case NITRIC_ERR_NOT_FOUND:
+      return "NOT_FOUND";
+    case NITRIC_ERR_PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case NITRIC_ERR_UNAVAILABLE:
+      return "UNAVAILABLE";
+    case NITRIC_ERR_FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case NITRIC_ERR_INTERNAL:
+      return "INTERNAL";
+    case NITRIC_ERR_HANDLER:
+      return "HANDLER";
+  }
+  return "UNKNOWN";
+}
+
+typedef enum nitric_event_type {
+  NITRIC_EVENT_CONNECT = 0,
+  NITRIC_EVENT_DISCONNECT = 1,
+  NITRIC_EVENT_MESSAGE = 2
+} nitric_event_type;
+
+/* Bit masks for api->on(); combine with |. */
+#define NITRIC_ON_CONNECT (1u << NITRIC_EVENT_CONNECT)
+#define NITRIC_ON_DISCONNECT (1u << NITRIC_EVENT_DISCONNECT)
+#define NITRIC_ON_MESSAGE (1u << NITRIC_EVENT_MESSAGE)
+
+/* Permissions for api->declare_kv(); combine with |. */
+#define NITRIC_KV_GET (1u << 0)
+#define NITRIC_KV_SET (1u << 1)
+#define NITRIC_KV_DELETE (1u << 2)
+
+typedef enum nitric_log_level {
+  NITRIC_LOG_TRACE = 0,
+  NITRIC_LOG_DEBUG = 1,
+  NITRIC_LOG_INFO = 2,
+  NITRIC_LOG_WARN = 3,
+  NITRIC_LOG_ERROR = 4
+} nitric_log_level;
+
+/* Borrowed bytes. OWNERSHIP: whoever passes it; see the call for its scope. */
+typedef struct nitric_str {
+  const char* ptr;
+  size_t len;
+} nitric_str;
+
+/* Host-allocated bytes. OWNERSHIP: the plugin, released by api->buffer_free().
+ * ptr[len] is a NUL byte, so text can be used as a C string as well. */
+typedef struct nitric_buffer {
+  char* ptr;
+  size_t len;
+} nitric_buffer;
+
+/* The host's context for one loaded plugin version.
+ * OWNERSHIP: host. Valid from init() until shutdown() returns. */
+typedef struct nitric_host nitric_host;
+
+/* One websocket event. OWNERSHIP: host. Valid only during the handler call,
+ * and only on the thread that called the handler. Do not keep it. */
+typedef struct nitric_event nitric_event;
+
+/* A KV key scan. OWNERSHIP: host; the plugin must release it with
+ * api->kv_keys_free(). Use from one thread at a time. */
+typedef struct nitric_key_iter nitric_key_iter;
+
+/* A handler. Return NITRIC_OK to accept. Any other status on a Connect event
+ * rejects the connection (like an error from a Go SDK handler) and stops the
+ * chain of handlers; on other events it is logged with the text set through
+ * api->set_error(). user_data is what was passed to api->on(). */
+typedef nitric_status (*nitric_handler_fn)(nitric_event* event, void* user_data);
+
+/* Appends bytes to the state being exported; see export_state. */
+typedef void (*nitric_state_writer_fn)(void* writer_ctx, const char* ptr, size_t len);
+
+/* Values of the plugin's own config table ([plugins.<name>] in the host's
+ * TOML config). */
+typedef enum nitric_config_type {
+  NITRIC_CONFIG_NONE = 0, /* no such key */
+  NITRIC_CONFIG_STRING = 1,
+  NITRIC_CONFIG_INTEGER = 2,
+  NITRIC_CONFIG_FLOAT = 3,
+  NITRIC_CONFIG_BOOL = 4,
+  NITRIC_CONFIG_ARRAY = 5,
+  NITRIC_CONFIG_TABLE = 6
+} nitric_config_type;
+
+/* OWNERSHIP: host. `string` stays valid until shutdown() returns: a plugin's
+ * config never changes while it is loaded (a reload loads a new version).
+ * The plugin allocates it, so its layout is frozen for ABI major 1. */
+typedef struct nitric_config_value {
+  nitric_config_type type;
+  nitric_str string; /* STRING */
+  int64_t integer;   /* INTEGER */
+  double number;     /* FLOAT (and INTEGER, converted) */
+  int boolean;       /* BOOL */
+  size_t count;      /* ARRAY: number of elements; TABLE: number of keys */
+} nitric_config_value;
+
+/* The host's function table. OWNERSHIP: host; valid, and unchanged, from
+ * init() until shutdown() returns. Functions are only ever appended. */
+typedef struct nitric_host_api {
+  /* sizeof(nitric_host_api) in the host that filled it in. */
+  size_t size;
+  uint32_t abi_major;
+  uint32_t abi_minor;
+
+  /* ---- errors and logging ---- */
+
+  /* Text of the last non-OK status a host function returned on this thread.
+   * Valid until the next host call on this thread. Never NULL. */
+  const char* (*last_error)(void);
+  /* Attaches a reason to the failure the plugin is about to return from init()
+   * or a handler; the host puts it in the log line. Copied. Call it on the
+   * thread running that init() or handler: the reason belongs to that call
+   * (handlers of other connections run concurrently), the last one wins. */
+  void (*set_error)(nitric_host* host, const char* msg, size_t len);
+  /* Logs under the plugin's name through the host's logger. Copied. */
+  void (*log)(nitric_host* host, nitric_log_level level, const char* msg, size_t len);
+
+  /* ---- config ---- */
+
+  /* Looks up `path` in the plugin's config table: "key", "table.key",
+   * "array[2]". A missing key gives OK with type NITRIC_CONFIG_NONE. */
+  nitric_status (*config_get)(nitric_host* host, const char* path, size_t path_len,
+                              nitric_config_value* out);
+
+  /* ---- declarations: during init() only ---- */
+
+  /* Declares websocket `socket` (as an SDK's NewWebsocket does). Idempotent. */
+  nitric_status (*declare_websocket)(nitric_host* host, nitric_str socket);
+  /* Registers `handler` for every event type in `event_mask` (NITRIC_ON_*) of
+   * `socket`, declaring the socket if needed. Registering the same event type
+   * again replaces the earlier handler, as the Go SDK's On() does.
+   * user_data is passed back untouched; it stays the plugin's. */
+  nitric_status (*on)(nitric_host* host, nitric_str socket, uint32_t event_mask,
+                      nitric_handler_fn handler, void* user_data);
+  /* Declares KV store `store` with the NITRIC_KV_* permissions in `allow`.
+   * Declaring it again adds permissions. */
+  nitric_status (*declare_kv)(nitric_host* host, nitric_str store, uint32_t allow);
+
+  /* ---- events: only inside the handler the event was passed to ---- */
+
+  nitric_event_type (*event_type)(const nitric_event* event);
+  /* Borrowed; valid during the handler call. */
+  nitric_str (*event_socket)(const nitric_event* event);
+  nitric_str (*event_connection_id)(const nitric_event* event);
+  /* Message body (binary-safe); empty for Connect and Disconnect. */
+  nitric_str (*event_message)(const nitric_event* event);
+  /* Query parameters of a Connect event (none for other events): `count`
+   * distinct keys, each with one or more values. The wire carries a map, so
+   * the order of keys is lost: keys come sorted bytewise; the values of one
+   * key keep their arrival order. */
+  size_t (*event_query_count)(const nitric_event* event);
+  /* Key number `index` and how many values it has. NOT_FOUND past the end. */
+  nitric_status (*event_query_key)(const nitric_event* event, size_t index, nitric_str* key,
+                                   size_t* value_count);
+  /* Value `value_index` of key number `key_index`. NOT_FOUND past the end. */
+  nitric_status (*event_query_value)(const nitric_event* event, size_t key_index,
+                                     size_t value_index, nitric_str* value);
+  /* Marks a Connect event as rejected; later handlers in the chain do not run.
+   * Ignored for other event types. */
+  void (*event_reject)(nitric_event* event);
+
+  /* ---- websockets: any time after init() returned OK ---- */
+
+  /* Sends `data` to a connection of a socket this plugin declared or handles.
+   * Valid UTF-8 goes out as a text frame, anything else as binary.
+   * Called from a handler, on its thread, while the host pipelines sends
+   * (host.pipelined_sends, the default): the send is started and OK returned
+   * at once; the handler's call ends only when all of its sends completed,
+   * sends to one connection keep their order, any other membrane call of
+   * the handler (ws_close, kv_*) waits for the sends before it, and a failed
+   * send fails the call as if the handler had returned that error. Elsewhere, or with
+   * pipelining off, the call blocks and returns the send's own result. */
+  nitric_status (*ws_send)(nitric_host* host, nitric_str socket, nitric_str connection_id,
+                           nitric_str data);
+  nitric_status (*ws_close)(nitric_host* host, nitric_str socket, nitric_str connection_id);
+  /* The socket's public URL (e.g. ws://127.0.0.1:4001) into *url. */
+  nitric_status (*ws_details)(nitric_host* host, nitric_str socket, nitric_buffer* url);
+
+  /* ---- key-value stores: any time after init() returned OK ----
+   * Values are JSON object text, e.g. {"connectionId":"abc"}. A call needs the
+   * matching permission from declare_kv, else NITRIC_ERR_PERMISSION_DENIED. */
+
+  /* NITRIC_ERR_NOT_FOUND when the key does not exist. */
+  nitric_status (*kv_get)(nitric_host* host, nitric_str store, nitric_str key,
+                          nitric_buffer* json_out);
+  /* INVALID_ARGUMENT when `json` is not a JSON object. */
+  nitric_status (*kv_set)(nitric_host* host, nitric_str store, nitric_str key, nitric_str json);
+  /* Deleting a missing key succeeds. */
+  nitric_status (*kv_delete)(nitric_host* host, nitric_str store, nitric_str key);
+  /* Starts a scan of the keys that begin with `prefix` ("" for all). Needs
+   * NITRIC_KV_GET. */
+  nitric_status (*kv_keys)(nitric_host* host, nitric_str store, nitric_str prefix,
+                           nitric_key_iter** iter_out);
+  /* Next key into *key (borrowed: valid until the next call on this iterator
+   * or kv_keys_free). NITRIC_DONE at the end. */
+  nitric_status (*kv_keys_next)(nitric_key_iter* iter, nitric_str* key);
+  void (*kv_keys_free)(nitric_key_iter* iter);
+
+  /* ---- memory ---- */
+
+  /* Releases a buffer the host returned; resets it to {NULL, 0}. NULL-safe. */
+  void (*buffer_free)(nitric_buffer* buffer);
+
+  /* ABI 1.0 ends here. Append new functions below, never above. */
+} nitric_host_api;
+
+/* True when the host's table has `field` (an appended function that an older
+ * host may lack) and it is set. */
+#define NITRIC_API_HAS(api, field) \
+  ((api)->size >= offsetof(nitric_host_api, field) + sizeof((api)->field) && (api)->field != NULL)
+
+/* What a plugin is. OWNERSHIP: plugin; static storage, valid while loaded.
+ * The first three fields never move, in any ABI version. */
+typedef struct nitric_plugin_descriptor {
+  uint32_t abi_major; /* NITRIC_ABI_MAJOR the plugin was built with */
+  uint32_t abi_minor; /* NITRIC_ABI_MINOR the plugin was built with */
+  size_t size;        /* sizeof(nitric_plugin_descriptor) at plugin build time */
+
+  /* Name for logs and for the [plugins.<name>] config table; NUL-terminated,
+   * [A-Za-z0-9_-]. NULL means "the file name without .so". */
+  const char* name;
+  /* Free-form version text for logs; may be NULL. */
+  const char* version;
+
+  /* Required. Declares and registers through `api`. On success may set
+   * *plugin_state, which is passed to the callbacks below. A non-OK status
+   * refuses the plugin (the reason set with api->set_error is logged): the
+   * host then forgets everything the plugin registered and never calls
+   * shutdown(), so init() must free what it allocated before failing. */
+  nitric_status (*init)(nitric_host* host, const nitric_host_api* api, void** plugin_state);
+
+  /* Optional. Called once before unload, after the last event of this
+   * version finished. Frees plugin_state. */
+  void (*shutdown)(void* plugin_state);
+
+  /* Optional. When a reload replaces this version, writes the state to hand
+   * to the new version through `write(writer_ctx, ptr, len)` (any number of
+   * calls; the host copies). Called after this version's last event, and
+   * only when the new version has import_state. With no write call at all,
+   * the new version's import_state is not called. */
+  nitric_status (*export_state)(void* plugin_state, nitric_state_writer_fn write, void* writer_ctx);
+
+  /* Optional. Receives the bytes the previous version exported (borrowed for
+   * the call), after init() and before the first event. A non-OK status is
+   * logged; the plugin still serves. */
+  nitric_status (*import_state)(void* plugin_state, const char* ptr, size_t len);
+} nitric_plugin_descriptor;
+
+/* The entry symbol's type. It must return a pointer to static storage and do
+ * nothing else: it runs before the ABI check. */
+typedef const nitric_plugin_descriptor* (*nitric_plugin_entry_fn)(void);
+
+/* Declared here, inside extern "C", so that a definition in a C++ file gets C
+ * linkage (an unmangled name the host can look up). */
+NITRIC_PLUGIN_EXPORT const nitric_plugin_descriptor* nitric_plugin_entry(void);
+
+/* Define the entry symbol in exactly one source file of a plugin:
+ *   NITRIC_PLUGIN_ENTRY { static const nitric_plugin_descriptor d = {...};
+ *                         return &d; } */
+#define NITRIC_PLUGIN_ENTRY \
+  NITRIC_PLUGIN_EXPORT const nitric_plugin_descriptor* nitric_plugin_entry(void)
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* NITRIC_PLUGIN_H_ */
