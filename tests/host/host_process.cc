@@ -103,15 +103,23 @@ void HostProcess::Pump(int fd, std::string* buffer, bool* open) {
 }
 
 bool HostProcess::WaitFor(const std::string* buffer, const std::string& text,
-                          std::chrono::milliseconds timeout) {
+                          std::chrono::milliseconds timeout, std::size_t from) {
   const bool* open = buffer == &out_ ? &out_open_ : &err_open_;
+  auto found = [&] {
+    return buffer->size() >= from && buffer->find(text, from) != std::string::npos;
+  };
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, timeout, [&] { return buffer->find(text) != std::string::npos || !*open; });
-  return buffer->find(text) != std::string::npos;
+  cv_.wait_for(lock, timeout, [&] { return found() || !*open; });
+  return found();
 }
 
 bool HostProcess::WaitForStderr(const std::string& text, std::chrono::milliseconds timeout) {
   return WaitFor(&err_, text, timeout);
+}
+
+bool HostProcess::WaitForStderrAfter(std::size_t from, const std::string& text,
+                                     std::chrono::milliseconds timeout) {
+  return WaitFor(&err_, text, timeout, from);
 }
 
 bool HostProcess::WaitForStdout(const std::string& text, std::chrono::milliseconds timeout) {

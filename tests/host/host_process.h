@@ -35,6 +35,10 @@ class HostProcess {
   // Waits until the captured stderr (or stdout) contains `text`. False on
   // timeout or when the process exited without printing it.
   bool WaitForStderr(const std::string& text, std::chrono::milliseconds timeout = 60s);
+  // The same, counting only output from byte `from` of stderr on: a line the
+  // host printed earlier (say, a retry at start-up) does not count.
+  bool WaitForStderrAfter(std::size_t from, const std::string& text,
+                          std::chrono::milliseconds timeout = 60s);
   bool WaitForStdout(const std::string& text, std::chrono::milliseconds timeout = 60s);
 
   void Signal(int signo);
@@ -53,7 +57,7 @@ class HostProcess {
 
  private:
   bool WaitFor(const std::string* buffer, const std::string& text,
-               std::chrono::milliseconds timeout);
+               std::chrono::milliseconds timeout, std::size_t from = 0);
   void Pump(int fd, std::string* buffer, bool* open);
 
   pid_t pid_ = -1;
