@@ -73,7 +73,7 @@ Dispatcher::Dispatcher(const Options& options, const GenerationSlot* generations
       close_(std::move(close)),
       tick_(TickFor(options_)) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (int i = 0; i < options_.workers; ++i) SpawnLocked();
   }
   watch_ = std::thread([this] { WatchLoop(); });
@@ -90,7 +90,7 @@ Dispatcher::~Dispatcher() {
 
 Event* Dispatcher::NewEvent() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (Event* e = TakeFreeEventLocked()) return e;
   }
   return new Event;
@@ -102,7 +102,7 @@ Event* Dispatcher::Submit(Event* event) {
   bool first_drop = false;  // ... and the connection is closed because of it
   Event* fresh = nullptr;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (draining_) {
       ++stats_.dropped;
       fresh = event;  // dropped unanswered; reused for the (last) read
@@ -178,7 +178,7 @@ Event* Dispatcher::Submit(Event* event) {
 
 void Dispatcher::Recycle(Event* event) {
   event->reply_to.reset();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   RecycleLocked(event);
 }
 
@@ -188,38 +188,38 @@ bool Dispatcher::HasRoom() const {
 }
 
 bool Dispatcher::WaitForRoom(RoomWaiter* waiter) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (options_.max_queued == 0 || queued_ < options_.max_queued || draining_) return true;
   waiters_.push_back(waiter);
   return false;
 }
 
-void Dispatcher::MaybeResumeReaders(std::unique_lock<std::mutex>& lock) {
+void Dispatcher::MaybeResumeReaders() {
   if (waiters_.empty()) return;
   if (!draining_ && queued_ > options_.max_queued - options_.max_queued / 4) return;
   std::vector<RoomWaiter*> waiters;
   waiters.swap(waiters_);
-  lock.unlock();
+  mu_.Unlock();
   for (RoomWaiter* waiter : waiters) waiter->OnRoom();
-  lock.lock();
+  mu_.Lock();
 }
 
 void Dispatcher::Drain() {
   {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     draining_ = true;
     // Paused readers must read on to see their streams end.
-    MaybeResumeReaders(lock);
-    drain_cv_.wait(lock, [this] { return queued_ == 0; });
+    MaybeResumeReaders();
+    while (queued_ != 0) mu_.Wait(drain_cv_);
     exit_ = true;
   }
   work_cv_.notify_all();
   watch_cv_.notify_all();
-  std::lock_guard<std::mutex> join_lock(join_mu_);
+  MutexLock join_lock(&join_mu_);
   if (watch_.joinable()) watch_.join();
   std::vector<std::unique_ptr<Worker>> workers;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     workers.swap(workers_);
   }
   for (const auto& w : workers) {
@@ -231,7 +231,7 @@ std::vector<Dispatcher::RunningHandler> Dispatcher::Running() const {
   std::vector<RunningHandler> running;
   {
     const auto now = std::chrono::steady_clock::now();
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     for (const auto& w : workers_) {
       if (w->event != nullptr) running.push_back(DescribeLocked(*w, now));
     }
@@ -242,7 +242,7 @@ std::vector<Dispatcher::RunningHandler> Dispatcher::Running() const {
 }
 
 Dispatcher::Stats Dispatcher::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Stats stats = stats_;
   stats.workers = counted_;
   return stats;
@@ -265,7 +265,7 @@ void Dispatcher::SpawnLocked() {
 
 void Dispatcher::WorkerLoop(Worker* self) {
   t_handler_progress = &self->progress;
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (;;) {
     bool spun = false;
     while (ready_head_ == nullptr) {
@@ -281,16 +281,17 @@ void Dispatcher::WorkerLoop(Worker* self) {
         // event usually arrives within microseconds, and catching it here
         // saves the submitter a futex wake and this thread a context switch.
         spinning_ = true;
-        lock.unlock();
+        lock.Unlock();
         SpinForWork();
-        lock.lock();
+        lock.Lock();
         spinning_ = false;
         spun = true;
         continue;
       }
       ++sleeping_;
       const bool idle_long =
-          work_cv_.wait_for(lock, options_.idle_retire) == std::cv_status::timeout;
+          mu_.WaitUntil(work_cv_, std::chrono::steady_clock::now() + options_.idle_retire) ==
+          std::cv_status::timeout;
       --sleeping_;
       if (wakeups_pending_ > 0) --wakeups_pending_;
       if (idle_long && ready_head_ == nullptr && !exit_ && counted_ > options_.workers) {
@@ -320,10 +321,10 @@ void Dispatcher::WorkerLoop(Worker* self) {
     const bool wake_another = ready_head_ != nullptr && !spinning_ && sleeping_ > wakeups_pending_;
     if (wake_another) ++wakeups_pending_;
 
-    lock.unlock();
+    lock.Unlock();
     if (wake_another) work_cv_.notify_one();
     const bool answered_here = Run(self, event);
-    lock.lock();
+    lock.Lock();
 
     self->event = nullptr;
     const bool was_stuck = self->stuck;
@@ -341,7 +342,7 @@ void Dispatcher::WorkerLoop(Worker* self) {
     } else {
       RemoveLocked(c);
     }
-    MaybeResumeReaders(lock);
+    MaybeResumeReaders();
     if (was_stuck) {
       self->stuck = false;
       --stats_.stuck;
@@ -422,9 +423,9 @@ void Dispatcher::WatchLoop() {
   std::vector<TimedOut> timed_out;
   std::vector<CloseRequest> closes;
   std::vector<std::unique_ptr<Worker>> exited;
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   while (!exit_) {
-    if (closes_.empty()) watch_cv_.wait_for(lock, tick_);
+    if (closes_.empty()) mu_.WaitUntil(watch_cv_, std::chrono::steady_clock::now() + tick_);
     if (exit_) break;
     ScanLocked(std::chrono::steady_clock::now(), &timed_out);
     closes.swap(closes_);
@@ -437,7 +438,7 @@ void Dispatcher::WatchLoop() {
       }
     }
     if (timed_out.empty() && closes.empty() && exited.empty()) continue;
-    lock.unlock();
+    lock.Unlock();
     for (const auto& w : exited) w->thread.join();
     exited.clear();
     for (TimedOut& t : timed_out) {
@@ -461,7 +462,7 @@ void Dispatcher::WatchLoop() {
       if (close_) close_(c.socket, c.connection);
     }
     closes.clear();
-    lock.lock();
+    lock.Lock();
   }
 }
 

@@ -57,13 +57,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "host/base/mutex.h"
 #include "host/dispatch/event.h"
 #include "host/plugins/generation.h"
 
@@ -205,7 +205,8 @@ class Dispatcher {
   };
   using ConnectionMap = std::unordered_map<ConnectionKey, Connection, KeyHash, KeyEqual>;
 
-  // One worker thread's record. Fields without a note are GUARDED_BY(mu_).
+  // One worker thread's record. Fields without a note are guarded by mu_
+  // (not checked: see mu_ below).
   struct Worker {
     std::thread thread;
     Event* event = nullptr;  // running now, or null
@@ -244,62 +245,69 @@ class Dispatcher {
   // Runs one event and queues its answer unless the watch did. Called
   // without mu_ held. Returns false when the answer was the watch's.
   bool Run(Worker* self, Event* event);
-  // Adds a worker thread. REQUIRES: mu_ held.
-  void SpawnLocked();
+  // Adds a worker thread.
+  void SpawnLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WatchLoop();
-  // One scan of the workers: timeouts, growth. REQUIRES: mu_ held.
-  void ScanLocked(std::chrono::steady_clock::time_point now, std::vector<TimedOut>* timed_out);
+  // One scan of the workers: timeouts, growth.
+  void ScanLocked(std::chrono::steady_clock::time_point now, std::vector<TimedOut>* timed_out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   RunningHandler DescribeLocked(const Worker& worker,
-                                std::chrono::steady_clock::time_point now) const;
-  // Wakes room waiters when the queue fell low enough. REQUIRES: mu_ held via
-  // `lock`; unlocks and relocks it when there are waiters.
-  void MaybeResumeReaders(std::unique_lock<std::mutex>& lock);
-  void PublishQueuedLocked() { queued_now_.store(queued_, std::memory_order_relaxed); }
-  Connection* FindOrAddLocked(const wsproto::WebsocketEventRequest& request);
-  void RemoveLocked(Connection* connection);
-  void PushReadyLocked(Connection* connection);
-  Event* TakeFreeEventLocked();
-  void RecycleLocked(Event* event);
+                                std::chrono::steady_clock::time_point now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wakes room waiters when the queue fell low enough; releases mu_ (and
+  // takes it again) around their OnRoom() when there are waiters.
+  void MaybeResumeReaders() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    queued_now_.store(queued_, std::memory_order_relaxed);
+  }
+  Connection* FindOrAddLocked(const wsproto::WebsocketEventRequest& request)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RemoveLocked(Connection* connection) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PushReadyLocked(Connection* connection) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Event* TakeFreeEventLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RecycleLocked(Event* event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   const GenerationSlot* const generations_;
   const CloseFn close_;
   const std::chrono::milliseconds tick_;
 
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;              // workers wait for ready_ here
-  std::condition_variable drain_cv_;             // Drain() waits for queued_ == 0 here
-  std::condition_variable watch_cv_;             // the watch waits for its tick here
-  ConnectionMap connections_;                    // GUARDED_BY(mu_)
-  std::vector<ConnectionMap::node_type> spare_;  // GUARDED_BY(mu_)
-  Connection* ready_head_ = nullptr;             // GUARDED_BY(mu_)
-  Connection* ready_tail_ = nullptr;             // GUARDED_BY(mu_)
-  Event* free_events_ = nullptr;                 // GUARDED_BY(mu_)
-  size_t free_event_count_ = 0;                  // GUARDED_BY(mu_)
-  size_t queued_ = 0;                            // submitted, not yet answered. GUARDED_BY(mu_)
-  std::atomic<size_t> queued_now_{0};            // queued_, for HasRoom() without mu_
-  int sleeping_ = 0;                             // workers waiting on work_cv_. GUARDED_BY(mu_)
-  bool spinning_ = false;                        // a worker is in SpinForWork. GUARDED_BY(mu_)
+  // The fields of Connection and Worker are guarded by mu_ too; an attribute
+  // inside those structs cannot name it, so only these are checked.
+  mutable Mutex mu_;
+  std::condition_variable work_cv_;   // workers wait for ready_ here
+  std::condition_variable drain_cv_;  // Drain() waits for queued_ == 0 here
+  std::condition_variable watch_cv_;  // the watch waits for its tick here
+  ConnectionMap connections_ ABSL_GUARDED_BY(mu_);
+  std::vector<ConnectionMap::node_type> spare_ ABSL_GUARDED_BY(mu_);
+  Connection* ready_head_ ABSL_GUARDED_BY(mu_) = nullptr;
+  Connection* ready_tail_ ABSL_GUARDED_BY(mu_) = nullptr;
+  Event* free_events_ ABSL_GUARDED_BY(mu_) = nullptr;
+  size_t free_event_count_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t queued_ ABSL_GUARDED_BY(mu_) = 0;      // submitted, not yet answered
+  std::atomic<size_t> queued_now_{0};           // queued_, for HasRoom() without mu_
+  int sleeping_ ABSL_GUARDED_BY(mu_) = 0;       // workers waiting on work_cv_
+  bool spinning_ ABSL_GUARDED_BY(mu_) = false;  // a worker is in SpinForWork
   // Length of ready_, readable without mu_ by the spinning worker.
   std::atomic<int> ready_count_{0};
-  int wakeups_pending_ = 0;  // notified, not yet awake. GUARDED_BY(mu_)
-  bool draining_ = false;    // GUARDED_BY(mu_)
-  bool exit_ = false;        // GUARDED_BY(mu_)
-  Stats stats_;              // GUARDED_BY(mu_)
+  int wakeups_pending_ ABSL_GUARDED_BY(mu_) = 0;  // notified, not yet awake
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  bool exit_ ABSL_GUARDED_BY(mu_) = false;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
 
-  // The pool. GUARDED_BY(mu_).
-  std::vector<std::unique_ptr<Worker>> workers_;
-  int counted_ = 0;         // workers counted toward the pool
-  int busy_ = 0;            // counted workers running an event
-  uint64_t idle_seen_ = 0;  // times a worker found nothing to do
+  // The pool.
+  std::vector<std::unique_ptr<Worker>> workers_ ABSL_GUARDED_BY(mu_);
+  int counted_ ABSL_GUARDED_BY(mu_) = 0;         // workers counted toward the pool
+  int busy_ ABSL_GUARDED_BY(mu_) = 0;            // counted workers running an event
+  uint64_t idle_seen_ ABSL_GUARDED_BY(mu_) = 0;  // times a worker found nothing to do
   // The watch's view at its last tick, for "busy for a whole tick".
-  bool was_saturated_ = false;
-  uint64_t idle_seen_at_tick_ = 0;
+  bool was_saturated_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t idle_seen_at_tick_ ABSL_GUARDED_BY(mu_) = 0;
 
-  std::vector<CloseRequest> closes_;  // for the watch to do. GUARDED_BY(mu_)
-  std::vector<RoomWaiter*> waiters_;  // GUARDED_BY(mu_)
+  std::vector<CloseRequest> closes_ ABSL_GUARDED_BY(mu_);  // for the watch to do
+  std::vector<RoomWaiter*> waiters_ ABSL_GUARDED_BY(mu_);
 
-  std::mutex join_mu_;  // serialises joining in Drain()
+  Mutex join_mu_;  // serialises joining in Drain()
   std::thread watch_;
 };
 
