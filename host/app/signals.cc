@@ -47,7 +47,7 @@ SignalWatcher::~SignalWatcher() {
 
 void SignalWatcher::StartStopDeadline() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (stop_started_) return;
     stop_started_ = true;
     deadline_ = std::chrono::steady_clock::now() + hooks_.timeout;
@@ -70,7 +70,7 @@ void SignalWatcher::Run() {
     bool stop_started;
     std::chrono::steady_clock::time_point deadline;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       stop_started = stop_started_;
       deadline = deadline_;
     }
@@ -96,7 +96,7 @@ void SignalWatcher::Run() {
       // While stopping a reload is pointless, and this may be the wake-up
       // from StartStopDeadline().
       if (!stop_started) {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         if (stop_started_) continue;
       }
       if (!stop_started) queue_->Post({ControlEvent::kReload, 0, "SIGHUP"});

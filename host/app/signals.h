@@ -17,10 +17,10 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <mutex>
 #include <thread>
 
 #include "host/app/control.h"
+#include "host/base/mutex.h"
 
 namespace nitric::host {
 
@@ -58,9 +58,9 @@ class SignalWatcher {
   ControlQueue* const queue_;
   const StopHooks hooks_;
   std::atomic<bool> stopping_{false};
-  std::mutex mu_;
-  bool stop_started_ = false;                       // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point deadline_;  // GUARDED_BY(mu_); once stop_started_
+  Mutex mu_;
+  bool stop_started_ ABSL_GUARDED_BY(mu_) = false;
+  std::chrono::steady_clock::time_point deadline_ ABSL_GUARDED_BY(mu_);  // once stop_started_
   std::thread thread_;
 };
 
