@@ -13,6 +13,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "host/plugins/sha256.h"
+
 namespace nitric::host {
 
 namespace {
@@ -194,9 +196,16 @@ LoadedGeneration LoadGeneration(const GenerationOptions& options, const Generati
         chosen = old;
         r.outcome = PluginOutcome::kUnchanged;
       } else {
-        // Named while it loads: a stop that times out says whose init hangs.
+        file.sha256 = Sha256Hex(file.bytes);
+        // Named while it is vetted and loads: a stop that times out says
+        // whose pre-flight check or init hangs.
         g_plugin_loading.store(InternPluginName(r.file), std::memory_order_relaxed);
-        auto loaded = PluginInstance::Load(file, ctx);
+        Status admitted;
+        if (options.gate != nullptr && staging != nullptr) {
+          admitted = options.gate->Admit(file, options.plugin_configs, *staging);
+        }
+        auto loaded = admitted.ok() ? PluginInstance::Load(file, ctx)
+                                    : StatusOr<std::shared_ptr<PluginInstance>>(std::move(admitted));
         g_plugin_loading.store(nullptr, std::memory_order_relaxed);
         if (!loaded.ok()) {
           r.reason = loaded.status().message();

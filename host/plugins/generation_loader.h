@@ -36,6 +36,19 @@
 
 namespace nitric::host {
 
+// Vets a new or changed plugin file before it is loaded into this process
+// (the host's crash quarantine and pre-flight check, host/app/plugin_gate.h).
+// Unchanged files are not vetted again.
+class PluginGate {
+ public:
+  virtual ~PluginGate() = default;
+  // OK: load it. Else an error whose message is one sentence naming the
+  // file: why it is refused (the old version, if any, keeps serving). Called
+  // on the loading thread, one file at a time; file.sha256 is set.
+  virtual Status Admit(const PluginFile& file, const toml::table& plugin_configs,
+                            StagingArea& staging) = 0;
+};
+
 struct GenerationOptions {
   std::filesystem::path folder;
   // The host config's [plugins] table: plugin name -> that plugin's table
@@ -51,6 +64,8 @@ struct GenerationOptions {
   std::shared_ptr<StagingArea> staging;
   // How long a new plugin version's events wait for the old version's state.
   std::chrono::milliseconds handoff_timeout{10000};
+  // Borrowed; null: every file is loaded without vetting (--check, tests).
+  PluginGate* gate = nullptr;
 };
 
 enum class PluginOutcome {

@@ -66,6 +66,9 @@ bool PluginGeneration::Handle(wsproto::WebsocketEventType type,
     const Chain& chain = it->second[ntype];
     if (chain.empty()) return false;
 
+    const PluginCall call = ntype == NITRIC_EVENT_CONNECT      ? PluginCall::kConnect
+                            : ntype == NITRIC_EVENT_DISCONNECT ? PluginCall::kDisconnect
+                                                               : PluginCall::kMessage;
     nitric_event event;
     event.request = &request;
     event.type = ntype;
@@ -80,6 +83,7 @@ bool PluginGeneration::Handle(wsproto::WebsocketEventType type,
         SendBatch::Scope scope(&sends);
         EventScope event_scope(&event);  // a fresh handle per handler call
         try {
+          PluginCallScope running(link.plugin->identity(), call);
           status = link.fn(event_scope.handle(), link.user_data);
         } catch (const std::exception& e) {
           status = NITRIC_ERR_INTERNAL;

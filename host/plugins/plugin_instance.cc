@@ -16,6 +16,7 @@
 #include <boost/dll/shared_library.hpp>
 
 #include "host/plugins/elf_check.h"
+#include "host/plugins/sha256.h"
 
 namespace nitric::host {
 namespace {
@@ -82,6 +83,10 @@ StatusOr<std::shared_ptr<PluginInstance>> PluginInstance::Load(const PluginFile&
   self->host_->plugin_name = file.path.stem().string();
   self->host_->membrane = ctx.membrane;
   self->library_ = std::make_unique<boost::dll::shared_library>();
+  self->identity_ = std::make_unique<PluginIdentity>();
+  self->identity_->Set(file_name, self->host_->plugin_name,
+                       file.sha256.empty() ? Sha256Hex(file.bytes) : file.sha256);
+  const PluginIdentity* identity = self->identity_.get();
 
   // 0. A structural check: dlopen of a truncated file would SIGBUS the host.
   if (Status elf = CheckSharedObject(file.bytes); !elf.ok()) {
@@ -112,8 +117,11 @@ StatusOr<std::shared_ptr<PluginInstance>> PluginInstance::Load(const PluginFile&
   // 2. dlopen. RTLD_LOCAL keeps its symbols away from other plugins; RTLD_NOW
   // finds a missing symbol now rather than in the middle of an event.
   std::error_code ec;
-  self->library_->load(self->staged_path_, ec,
-                       boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now);
+  {
+    PluginCallScope running(identity, PluginCall::kLoad);  // its constructors run here
+    self->library_->load(self->staged_path_, ec,
+                         boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now);
+  }
   if (ec) {
     return Refuse(fmt::format("plugin {} cannot be loaded: {}", file_name,
                               DlopenReason(self->staged_path_, ec.message())));
@@ -127,7 +135,11 @@ StatusOr<std::shared_ptr<PluginInstance>> PluginInstance::Load(const PluginFile&
                     file_name, NITRIC_PLUGIN_ENTRY_SYMBOL));
   }
   auto entry = self->library_->get<const nitric_plugin_descriptor*()>(NITRIC_PLUGIN_ENTRY_SYMBOL);
-  const nitric_plugin_descriptor* desc = entry();
+  const nitric_plugin_descriptor* desc = nullptr;
+  {
+    PluginCallScope running(identity, PluginCall::kEntry);
+    desc = entry();
+  }
   if (desc == nullptr) {
     return Refuse(
         fmt::format("plugin {}: {} returned no descriptor", file_name, NITRIC_PLUGIN_ENTRY_SYMBOL));
@@ -148,6 +160,7 @@ StatusOr<std::shared_ptr<PluginInstance>> PluginInstance::Load(const PluginFile&
                       file_name, desc->name));
     }
     self->host_->plugin_name = desc->name;
+    self->identity_->Set(file_name, self->host_->plugin_name, self->identity_->sha256);
   } else if (!ValidName(self->host_->plugin_name)) {
     return Refuse(fmt::format(
         "plugin {} needs a name: rename the file to letters, digits, '_' and '-', or set the "
@@ -172,6 +185,7 @@ StatusOr<std::shared_ptr<PluginInstance>> PluginInstance::Load(const PluginFile&
   ClearCallError();
   nitric_status st = NITRIC_ERR_INTERNAL;
   try {
+    PluginCallScope running(identity, PluginCall::kInit);
     st = desc->init(self->host_.get(), HostApi(), &self->plugin_state_);
   } catch (...) {
     st = NITRIC_ERR_INTERNAL;
@@ -210,6 +224,7 @@ PluginInstance::~PluginInstance() {
     }
     if (shutdown_ != nullptr) {
       ClearCallError();
+      PluginCallScope running(identity_.get(), PluginCall::kShutdown);
       shutdown_(plugin_state_);
     }
   } catch (...) {
@@ -220,7 +235,10 @@ PluginInstance::~PluginInstance() {
   plugin_state_ = nullptr;
   // Drop every pointer into the plugin before its code goes away.
   if (host_ != nullptr) host_->registrations.clear();
-  if (library_ != nullptr) library_->unload();  // dlclose
+  if (library_ != nullptr) {
+    PluginCallScope running(identity_.get(), PluginCall::kUnload);  // its destructors run here
+    library_->unload();                                             // dlclose
+  }
   library_.reset();
   if (!staged_path_.empty()) ::unlink(staged_path_.c_str());
 }
@@ -229,7 +247,11 @@ bool PluginInstance::ExportState(std::string* bytes) {
   if (export_state_ == nullptr) return false;
   std::pair<std::string, bool> out;
   ClearCallError();
-  const nitric_status st = export_state_(plugin_state_, &AppendState, &out);
+  nitric_status st;
+  {
+    PluginCallScope running(identity_.get(), PluginCall::kExport);
+    st = export_state_(plugin_state_, &AppendState, &out);
+  }
   if (st != NITRIC_OK) {
     host_->logger->error("export_state failed ({}): {}; the new version starts without state",
                          nitric_status_name(st), CallError());
@@ -250,7 +272,11 @@ void PluginInstance::ReceiveState(const std::string* bytes) {
   }
   if (bytes != nullptr && import_state_ != nullptr) {
     ClearCallError();
-    const nitric_status st = import_state_(plugin_state_, bytes->data(), bytes->size());
+    nitric_status st;
+    {
+      PluginCallScope running(identity_.get(), PluginCall::kImport);
+      st = import_state_(plugin_state_, bytes->data(), bytes->size());
+    }
     if (st != NITRIC_OK) {
       host_->logger->error("import_state failed ({}): {}; serving without the previous state",
                            nitric_status_name(st), CallError());

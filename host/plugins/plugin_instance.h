@@ -28,6 +28,7 @@
 #include "host/base/mutex.h"
 #include "host/base/status.h"
 #include "host/plugins/host_context.h"
+#include "host/plugins/plugin_call.h"
 #include "host/plugins/staging_area.h"
 
 namespace boost::dll {
@@ -42,7 +43,8 @@ namespace nitric::host {
 struct PluginFile {
   std::filesystem::path path;  // in the plugins folder
   std::string bytes;
-  std::string hash;  // ContentHash(bytes)
+  std::string hash;    // ContentHash(bytes)
+  std::string sha256;  // Sha256Hex(bytes); Load() computes it when empty
 };
 
 // What a plugin is loaded with. Pointers are borrowed for the Load() call,
@@ -72,6 +74,9 @@ class PluginInstance {
   const std::string& file_name() const { return host_->file_name; }
   const std::string& version() const { return version_; }  // may be empty
   const std::string& content_hash() const { return hash_; }
+  // File name, plugin name and sha256, for the thread-local "plugin code is
+  // running" marker (plugin_call.h). Lives as long as the instance.
+  const PluginIdentity* identity() const { return identity_.get(); }
   const std::filesystem::path& staged_path() const { return staged_path_; }
   const toml::table& config() const { return host_->config; }
   const Declarations& declarations() const { return declarations_; }
@@ -113,6 +118,7 @@ class PluginInstance {
 
   std::unique_ptr<boost::dll::shared_library> library_;
   std::unique_ptr<nitric_host> host_;
+  std::unique_ptr<PluginIdentity> identity_;
   void* plugin_state_ = nullptr;
   void (*shutdown_)(void*) = nullptr;
   nitric_status (*export_state_)(void*, nitric_state_writer_fn, void*) = nullptr;
