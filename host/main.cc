@@ -16,6 +16,8 @@
 #include "host/app/cli.h"
 #include "host/app/host_app.h"
 #include "host/app/pid_file.h"
+#include "host/app/preflight.h"
+#include "host/app/quarantine.h"
 #include "host/app/signals.h"
 #include "host/config/config.h"
 #include "host/logging/logging.h"
@@ -55,6 +57,13 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (cli.preflight) {
+    // A child of a serving host (host/app/preflight.h): its output is read by
+    // the parent, which quotes the last lines when the check fails.
+    SetupLogging(spdlog::level::info, LogFormat::kText);
+    return RunPreflightChild(cli);
+  }
+
   ConfigResult loaded = LoadConfig(cli.config);
   SetupLogging(cli.log_level.value_or(loaded.config.log_level),
                cli.log_format.value_or(loaded.config.log_format));
@@ -79,6 +88,7 @@ int main(int argc, char** argv) {
     return SendReload(config.pid_file);
   }
 
+  if (cli.quarantine) return RunQuarantineCommand(cli, config);
   if (cli.check) {
     // A plugin whose init() hangs must not make the check unstoppable: the
     // first SIGTERM/SIGINT gives it host.shutdown_timeout_ms, a second one

@@ -18,6 +18,9 @@ Status ParseCli(const std::vector<std::string>& args, CliOptions* options) {
   if (!args.empty() && args[0] == "reload") {
     options->reload = true;
     first = 1;
+  } else if (!args.empty() && args[0] == "quarantine") {
+    options->quarantine = true;
+    first = 1;
   }
   for (size_t i = first; i < args.size(); ++i) {
     std::string flag = args[i];
@@ -47,6 +50,29 @@ Status ParseCli(const std::vector<std::string>& args, CliOptions* options) {
     } else if (flag == "--pid-file") {
       if (Status st = value(&v); !st.ok()) return st;
       options->pid_file = v;
+    } else if (flag == "--state-dir") {
+      if (Status st = value(&v); !st.ok()) return st;
+      options->state_dir = v;
+    } else if (flag == "--list" && options->quarantine) {
+      if (Status st = no_value(); !st.ok()) return st;
+      options->quarantine_list = true;
+    } else if (flag == "--clear" && options->quarantine) {
+      // An optional FILE: the next argument unless it is another flag.
+      options->quarantine_clear = true;
+      if (inline_value) {
+        options->quarantine_clear_file = *inline_value;
+      } else if (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) {
+        options->quarantine_clear_file = args[++i];
+      }
+    } else if (flag == "--preflight") {
+      if (Status st = value(&v); !st.ok()) return st;
+      options->preflight = v;
+    } else if (flag == "--preflight-name") {
+      if (Status st = value(&v); !st.ok()) return st;
+      options->preflight_name = v;
+    } else if (flag == "--preflight-config") {
+      if (Status st = value(&v); !st.ok()) return st;
+      options->preflight_config = v;
     } else if (flag == "--log-level") {
       if (Status st = value(&v); !st.ok()) return st;
       options->log_level = ParseLogLevel(v);
@@ -101,16 +127,33 @@ Status ParseCli(const std::vector<std::string>& args, CliOptions* options) {
                           options->watch || options->dev || options->check || options->version)) {
     return BadUsage("reload takes only --pid-file FILE or --config FILE (see --help)");
   }
+  if (options->quarantine) {
+    if (options->quarantine_list == options->quarantine_clear) {
+      return BadUsage("quarantine needs exactly one of --list or --clear [FILE] (see --help)");
+    }
+    if (options->plugins || options->pid_file || options->watch || options->dev || options->check ||
+        options->version) {
+      return BadUsage(
+          "quarantine takes only --list or --clear [FILE], --state-dir DIR and --config FILE");
+    }
+  }
+  if (options->preflight && options->preflight_name.empty()) {
+    return BadUsage("--preflight needs --preflight-name FILE");
+  }
   return Status();
 }
 
 std::string Usage() {
   return R"(Usage: nitric-host [options]
        nitric-host reload [--pid-file FILE | --config FILE]
+       nitric-host quarantine --list | --clear [FILE] [--state-dir DIR] [--config FILE]
 
 Runs Nitric websocket handlers from plugins (*.so) against a Nitric membrane.
 `reload` sends SIGHUP to the host whose pid file is given (or named by the
 config's host.pid_file), after checking that the pid is a nitric-host.
+`quarantine --list` shows the plugin files refused because they crashed the
+host (by sha256); `quarantine --clear [FILE]` lets FILE (a file name or a
+sha256; without it, every file) load again on the next start or reload.
 
 Options:
   --plugins DIR        plugins folder (overrides host.plugins_dir)
@@ -121,6 +164,8 @@ Options:
   --watch              reload when the plugins folder changes
   --pid-file FILE      write the host's pid to FILE (overrides host.pid_file);
                        removed again on exit
+  --state-dir DIR      crash quarantine records (overrides host.state_dir;
+                       default $STATE_DIRECTORY, else ./.nitric-host)
   --dev                run a local dev membrane in-process on loopback and
                        print each socket's ws:// URL
   --dev-data DIR       dev membrane's KV data folder (default .nitric)

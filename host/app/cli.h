@@ -16,6 +16,17 @@ struct CliOptions {
   // `nitric-host reload [--pid-file FILE | --config FILE]`: signal the
   // running host instead of running one.
   bool reload = false;
+  // `nitric-host quarantine --list | --clear [FILE] [--state-dir DIR]`.
+  bool quarantine = false;
+  bool quarantine_list = false;
+  bool quarantine_clear = false;
+  std::string quarantine_clear_file;               // empty: every record
+  std::optional<std::filesystem::path> state_dir;  // --state-dir DIR
+  // Internal (host/app/preflight.h): `--preflight STAGED --preflight-name
+  // FILE --preflight-config TOML` checks one plugin in this process and exits.
+  std::optional<std::filesystem::path> preflight;
+  std::string preflight_name;
+  std::optional<std::filesystem::path> preflight_config;
   std::optional<std::filesystem::path> config;    // --config FILE
   std::optional<std::filesystem::path> plugins;   // --plugins DIR
   std::optional<std::filesystem::path> pid_file;  // --pid-file FILE

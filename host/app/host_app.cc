@@ -14,7 +14,10 @@
 
 #include "devserver/dev_membrane.h"
 #include "host/app/control.h"
+#include "host/app/crash_recorder.h"
 #include "host/app/pid_file.h"
+#include "host/app/plugin_gate.h"
+#include "host/app/quarantine.h"
 #include "host/app/signals.h"
 #include "host/app/systemd_notify.h"
 #include "host/dispatch/dispatcher.h"
@@ -122,7 +125,9 @@ class HostApp {
           queue_.Post({ControlEvent::kExit, code, "membrane session ended"});
         });
 
+    StartQuarantine();
     GenerationOptions generation_options;
+    generation_options.gate = gate_.get();
     generation_options.folder = config_.plugins_dir;
     generation_options.plugin_configs = config_.plugins;
     generation_options.membrane = client_.get();
@@ -163,6 +168,29 @@ class HostApp {
       return false;
     }
     return true;
+  }
+
+  // Opens the state folder and installs the crash recorder before any plugin
+  // code runs, then sets up the gate every new or changed plugin file passes
+  // (quarantine, pre-flight). A state folder that cannot be opened costs the
+  // quarantine, not the host: it still serves.
+  void StartQuarantine() {
+    std::error_code ec;
+    std::filesystem::path dir = ResolveStateDir(cli_.state_dir, config_.state_dir);
+    dir = std::filesystem::absolute(dir, ec);
+    std::string error;
+    const int fd = OpenStateDir(dir, &error);
+    if (fd < 0 || !InstallCrashRecorder(fd, &error)) {
+      spdlog::warn("{}: crash quarantine is off (a plugin that crashes the host is not recorded)",
+                   error);
+      dir.clear();
+    } else {
+      spdlog::info("crash quarantine records in {}", dir.string());
+    }
+    if (!config_.preflight) {
+      spdlog::info("pre-flight checks are off (host.preflight = false)");
+    }
+    gate_ = std::make_unique<HostPluginGate>(dir, config_.preflight, config_.preflight_timeout);
   }
 
   int Loop() {
@@ -276,6 +304,7 @@ class HostApp {
   GenerationSlot slot_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<MembraneSession> session_;
+  std::unique_ptr<HostPluginGate> gate_;  // reload_ borrows it
   std::unique_ptr<ReloadController> reload_;
   std::unique_ptr<FolderWatcher> watcher_;
   std::unique_ptr<SignalWatcher> signals_;

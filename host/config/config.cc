@@ -142,6 +142,24 @@ class ConfigReader {
       c.pipelined_sends = node.as_boolean()->get();
       return true;
     }
+    if (key == "preflight") {
+      if (!node.is_boolean()) return TypeError(path, node, "a boolean");
+      c.preflight = node.as_boolean()->get();
+      return true;
+    }
+    if (key == "preflight_timeout_ms") {
+      int64_t ms = 0;
+      if (!Integer(path, node, 1, 3600000, &ms)) return false;
+      c.preflight_timeout = std::chrono::milliseconds(ms);
+      return true;
+    }
+    if (key == "state_dir") {
+      std::string dir;
+      if (!NonEmptyString(path, node, &dir)) return false;
+      std::filesystem::path p(dir);
+      c.state_dir = p.is_absolute() ? p : source_.parent_path() / p;
+      return true;
+    }
     if (key == "pid_file") {
       std::string file;
       if (!NonEmptyString(path, node, &file)) return false;

@@ -58,6 +58,14 @@ struct HostConfig {
   // Pipeline the websocket sends of a handler call (host/plugins/send_batch.h)
   // instead of one blocking round trip each.
   bool pipelined_sends = true;
+  // Load and initialise every new or changed plugin file in a short-lived
+  // child process first (host/app/preflight.h); a crash, hang or refusal
+  // there keeps it out of this process.
+  bool preflight = true;
+  std::chrono::milliseconds preflight_timeout{10000};
+  // Crash quarantine records (host/app/quarantine.h); empty: --state-dir,
+  // $STATE_DIRECTORY or ./.nitric-host (ResolveStateDir).
+  std::filesystem::path state_dir;
 
   // [log]
   spdlog::level::level_enum log_level = spdlog::level::info;

@@ -46,7 +46,7 @@ class PluginGate {
   // file: why it is refused (the old version, if any, keeps serving). Called
   // on the loading thread, one file at a time; file.sha256 is set.
   virtual Status Admit(const PluginFile& file, const toml::table& plugin_configs,
-                            StagingArea& staging) = 0;
+                       StagingArea& staging) = 0;
 };
 
 struct GenerationOptions {
