@@ -60,7 +60,9 @@ int main(int argc, char** argv) {
   if (cli.preflight) {
     // A child of a serving host (host/app/preflight.h): its output is read by
     // the parent, which quotes the last lines when the check fails.
+    // Without a timestamp: the parent logs each line again under its own.
     SetupLogging(spdlog::level::info, LogFormat::kText);
+    spdlog::set_pattern("%l [%n] %v");
     return RunPreflightChild(cli);
   }
 

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <sstream>
 #include <vector>
@@ -84,13 +85,32 @@ struct ChildResult {
   std::string output;
 };
 
-void Keep(std::string* out, const char* data, size_t n) {
-  out->append(data, n);
-  if (out->size() > 2 * kKeepOutput) out->erase(0, out->size() - kKeepOutput);
-}
+// Keeps the tail of the child's output and hands each complete line to
+// `on_line` as it arrives, so a check that hangs shows what it printed while
+// it runs, not only when it is killed.
+struct OutputTail {
+  std::string kept;
+  std::string partial;
+  const std::function<void(const std::string&)>* on_line = nullptr;
 
-ChildResult RunChild(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+  void Add(const char* data, size_t n) {
+    kept.append(data, n);
+    if (kept.size() > 2 * kKeepOutput) kept.erase(0, kept.size() - kKeepOutput);
+    partial.append(data, n);
+    size_t start = 0;
+    for (size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1) {
+      if (nl > start && on_line != nullptr) (*on_line)(partial.substr(start, nl - start));
+    }
+    partial.erase(0, start);
+    if (partial.size() > kKeepOutput) partial.clear();  // a line without end: not forwarded
+  }
+};
+
+ChildResult RunChild(const std::vector<std::string>& args, std::chrono::milliseconds timeout,
+                     const std::function<void(const std::string&)>& on_line) {
   ChildResult result;
+  OutputTail tail;
+  tail.on_line = &on_line;
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     result.spawn_error = fmt::format("cannot make a pipe: {}", std::strerror(errno));
@@ -163,7 +183,7 @@ ChildResult RunChild(const std::vector<std::string>& args, std::chrono::millisec
     if (pipe_at >= 0 && fds[pipe_at].revents != 0) {
       const ssize_t got = ::read(pipe_fds[0], buf, sizeof buf);
       if (got > 0) {
-        Keep(&result.output, buf, static_cast<size_t>(got));
+        tail.Add(buf, static_cast<size_t>(got));
       } else if (got == 0 || errno != EINTR) {
         pipe_open = false;
       }
@@ -187,10 +207,11 @@ ChildResult RunChild(const std::vector<std::string>& args, std::chrono::millisec
   while (pipe_open) {
     const ssize_t got = ::read(pipe_fds[0], buf, sizeof buf);
     if (got <= 0) break;
-    Keep(&result.output, buf, static_cast<size_t>(got));
+    tail.Add(buf, static_cast<size_t>(got));
   }
   ::close(pipe_fds[0]);
   if (pidfd >= 0) ::close(pidfd);
+  result.output = std::move(tail.kept);
   if (result.output.size() > kKeepOutput) {
     result.output.erase(0, result.output.size() - kKeepOutput);
   }
@@ -225,7 +246,9 @@ Status RunPreflight(const PluginFile& file, StagingArea& staging, const toml::ta
   ChildResult child =
       RunChild({"nitric-host", "--preflight", staged.value().string(), "--preflight-name",
                 file_name, "--preflight-config", config_path.string()},
-               timeout);
+               timeout, [&file_name](const std::string& line) {
+                 spdlog::info("plugin {} pre-flight | {}", file_name, line);
+               });
   const auto elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
   std::error_code ignored;
@@ -310,15 +333,13 @@ int RunPreflightChild(const CliOptions& cli) {
   ctx.membrane = &membrane;
   ctx.logger = spdlog::default_logger();
   ctx.staging = staging.value();
-  spdlog::info("pre-flight: loading {} (sha256 {})", name, file.sha256);
+  spdlog::info("checking {} (sha256 {})", name, file.sha256);
   auto loaded = PluginInstance::Load(file, ctx);
   if (!loaded.ok()) {
     spdlog::error("{}{}", kRefusedTag, loaded.status().message());
     return kExitRefused;
   }
-  spdlog::info("pre-flight: {} loaded; shutting it down", loaded.value()->Summary());
   loaded.value().reset();  // shutdown() and dlclose, as an unload would
-  spdlog::info("pre-flight: {} passed", name);
   return 0;
 }
 

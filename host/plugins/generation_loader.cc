@@ -204,8 +204,9 @@ LoadedGeneration LoadGeneration(const GenerationOptions& options, const Generati
         if (options.gate != nullptr && staging != nullptr) {
           admitted = options.gate->Admit(file, options.plugin_configs, *staging);
         }
-        auto loaded = admitted.ok() ? PluginInstance::Load(file, ctx)
-                                    : StatusOr<std::shared_ptr<PluginInstance>>(std::move(admitted));
+        auto loaded = admitted.ok()
+                          ? PluginInstance::Load(file, ctx)
+                          : StatusOr<std::shared_ptr<PluginInstance>>(std::move(admitted));
         g_plugin_loading.store(nullptr, std::memory_order_relaxed);
         if (!loaded.ok()) {
           r.reason = loaded.status().message();
