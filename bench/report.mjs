@@ -1,5 +1,5 @@
 // Turns the drivers' JSON lines into the benchmark tables, the ratios against
-// the goals of issue 5, and (with --write) bench/RESULTS.md.
+// its goals (the Goals table of bench/RESULTS.md), and (with --write) bench/RESULTS.md.
 //
 //   node bench/report.mjs --results R.jsonl --status S.tsv --machine M.txt
 //        --mode full|smoke [--write bench/RESULTS.md]

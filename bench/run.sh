@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every benchmark of issue 5, prints a table and rewrites bench/RESULTS.md.
+# Runs every benchmark (bench/README.md), prints a table and rewrites bench/RESULTS.md.
 #
 #   bench/run.sh            full run (about 3 minutes on 2 cores after the build), rewrites RESULTS.md
 #   bench/run.sh --smoke    each benchmark for a second or two, nothing written;

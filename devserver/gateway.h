@@ -1,5 +1,5 @@
 // The dev membrane's WebSocket gateway (Boost.Beast): one loopback listener per
-// socket, with the Nitric CLI's connection lifecycle (PROTOCOL.md):
+// socket, with the Nitric CLI's connection lifecycle (docs/PROTOCOL.md#dev-gateway):
 //   upgrade request -> Connect event (reject -> 403, no handler -> 503,
 //   no answer within connect_timeout -> 504)
 //   -> frames delivered one at a time, in order -> Disconnect when the client goes.

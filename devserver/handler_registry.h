@@ -6,7 +6,7 @@
 // stream with a fresh id, and the answer that carries the same id completes it.
 // Many events may be in flight on one stream and answers may come in any order.
 //
-// Stream lifecycle (PROTOCOL.md "HandleEvents semantics"):
+// Stream lifecycle (docs/PROTOCOL.md#dev-gateway):
 //   first message not a registration        -> stream ends INVALID_ARGUMENT
 //   (socket, type) already taken            -> stream ends ALREADY_EXISTS
 //   registered                              -> ack: ServerMessage{registration_response}

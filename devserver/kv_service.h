@@ -1,4 +1,4 @@
-// The KvStore gRPC service (PROTOCOL.md, nitric.proto.kvstore.v1) over
+// The KvStore gRPC service (docs/PROTOCOL.md#kv, nitric.proto.kvstore.v1) over
 // KvStores: Struct values stored as JSON text.
 #pragma once
 

@@ -44,7 +44,7 @@ class KvStore {
   grpc::Status Get(const std::string& key, std::string* json);
   // Inserts or replaces.
   grpc::Status Set(const std::string& key, const std::string& json);
-  // OK whether or not the key existed (cloud semantics, see PROTOCOL.md).
+  // OK whether or not the key existed (cloud semantics, docs/PROTOCOL.md#kv).
   grpc::Status Delete(const std::string& key);
   // Every key that starts with `prefix` (byte-wise; no wildcard characters),
   // in ascending byte order. "" means every key.

@@ -1,6 +1,7 @@
-// The Resources gRPC service (PROTOCOL.md, nitric.proto.resources.v1): records
-// and logs what a service declares, and brings declared websockets (gateway
-// listener) and key-value stores (database file) into existence.
+// The Resources gRPC service (docs/PROTOCOL.md#declarations,
+// nitric.proto.resources.v1): records and logs what a service declares, and
+// brings declared websockets (gateway listener) and key-value stores
+// (database file) into existence.
 #pragma once
 
 #include <mutex>

@@ -1,4 +1,4 @@
-// The Websocket gRPC service (PROTOCOL.md, nitric.proto.websockets.v1):
+// The Websocket gRPC service (docs/PROTOCOL.md#websocket-calls, nitric.proto.websockets.v1):
 // SendMessage / CloseConnection / SocketDetails, answered by the gateway.
 #pragma once
 

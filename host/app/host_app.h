@@ -3,8 +3,8 @@
 // build mode, until the membrane ends the streams).
 //
 // Start-up order: dev membrane (--dev) → channel and membrane client →
-// plugins (generation 1, published) → dispatcher → session (declare, then
-// register the streams) → "ready".
+// dispatcher → session (idle until told what to declare) → plugins (generation
+// 1, published; its declarations go to the session) → "ready".
 // Shutdown order (graceful): stop taking events → let the dispatcher finish
 // every accepted event (their answers queued) → flush the answers and close
 // the streams → shut the plugins down → stop the dev membrane.

@@ -11,7 +11,7 @@
 //
 // What it costs: one process start (exec, dynamic linking, the plugin's own
 // init) per new or changed file per reload, serial, on the control loop;
-// unchanged files are not checked. Numbers: docs/ARCHITECTURE.md.
+// unchanged files are not checked (docs/ARCHITECTURE.md#reload-failures).
 #pragma once
 
 #include <chrono>

@@ -1,4 +1,4 @@
-// Crash quarantine (docs/ARCHITECTURE.md, "Isolation"): a plugin file that
+// Crash quarantine (docs/ARCHITECTURE.md#isolation): a plugin file that
 // killed the host with a fatal signal while its code was running is refused
 // on the next start, by its exact content (sha256), until it is replaced by a
 // different build or the record is cleared (`nitric-host quarantine

@@ -5,8 +5,8 @@
 // main, and threads inherit the mask) and a dedicated thread takes them with
 // sigwait(): no code runs in signal-handler context at all.
 //
-// Stopping (issue 10): the first SIGTERM or SIGINT posts kStop and starts the
-// stop deadline (host.shutdown_timeout_ms). If the process is still there
+// Stopping (docs/ARCHITECTURE.md#shutdown): the first SIGTERM or SIGINT posts
+// kStop and starts the stop deadline (host.shutdown_timeout_ms). If the process is still there
 // when it passes (a handler that never returns, a plugin init that hangs in a
 // reload or in --check), the watcher calls StopHooks::on_timeout, which logs
 // what is still running, and the process exits 1 at once. A second SIGTERM or

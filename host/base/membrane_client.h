@@ -44,7 +44,7 @@ class MembraneClient {
   virtual Status SocketUrl(std::string_view socket, std::string* url) = 0;
 
   // Values are JSON object text. KvGet of a missing key is NOT_FOUND; KvDelete
-  // treats a missing key as success (both mean "gone"; docs/PROTOCOL.md).
+  // treats a missing key as success (both mean "gone"; docs/PROTOCOL.md#kv).
   virtual Status KvGet(std::string_view store, std::string_view key, std::string* json) = 0;
   virtual Status KvSet(std::string_view store, std::string_view key, std::string_view json) = 0;
   virtual Status KvDelete(std::string_view store, std::string_view key) = 0;

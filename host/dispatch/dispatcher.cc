@@ -316,7 +316,7 @@ void Dispatcher::WorkerLoop(Worker* self) {
     self->answered.store(false, std::memory_order_relaxed);
     self->progress.plugin.store(nullptr, std::memory_order_relaxed);
     // More work waiting than this worker takes: bring a sleeper in. This
-    // chains wake-ups through the pool (off the gRPC threads) so a backlog
+    // chains wake-ups through the pool (off the completion-queue thread) so a backlog
     // that built up while a worker was spinning still runs in parallel.
     const bool wake_another = ready_head_ != nullptr && !spinning_ && sleeping_ > wakeups_pending_;
     if (wake_another) ++wakeups_pending_;

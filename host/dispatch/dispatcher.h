@@ -12,12 +12,12 @@
 // worker is looking for work and no wake-up is already on its way. A worker
 // that runs out of work looks for new work for a few microseconds (one at a
 // time, yielding the core) before it sleeps, so under load events pass from
-// the gRPC threads to the pool without a futex wake or context switch
+// the completion-queue thread to the pool without a futex wake or context switch
 // (measured: 1.9 -> 0.5 context switches per event). Connection queues exist
 // only while a connection has events queued or running; their map nodes are
 // recycled, so steady state allocates nothing here.
 //
-// Isolation (issue 10): no handler can stop the others.
+// Isolation (docs/ARCHITECTURE.md#isolation): no handler can stop the others.
 //   - The pool grows: when every counted worker has been busy for a whole
 //     watch tick while events wait, the watch thread adds a worker, up to
 //     Options::max_workers; a worker beyond Options::workers that finds no

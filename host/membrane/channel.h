@@ -11,7 +11,7 @@
 
 namespace nitric::host {
 
-// Opens an insecure channel to `address` (PROTOCOL.md: plaintext HTTP/2). The
+// Opens an insecure channel to `address` (docs/PROTOCOL.md#transport: plaintext HTTP/2). The
 // channel reconnects by itself; its reconnect backoff is capped at a couple of
 // seconds so a restarted membrane is found again quickly. Never blocks.
 std::shared_ptr<grpc::Channel> OpenMembraneChannel(const std::string& address);

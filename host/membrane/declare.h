@@ -1,5 +1,5 @@
-// Declaring what the plugins use, exactly as the Nitric SDKs do (PROTOCOL.md,
-// "How the SDKs declare"): each websocket, then a policy granting the service
+// Declaring what the plugins use, exactly as the Nitric SDKs do
+// (docs/PROTOCOL.md#declarations): each websocket, then a policy granting the service
 // WebsocketManage on it; each KV store, then a policy with the actions its
 // permissions map to (get -> Read, set -> Write, delete -> Delete).
 #pragma once

@@ -5,7 +5,7 @@
 //   membrane ◀─ClientMessage{id, reject}── write queue ◀── Reply (worker thread)
 //
 // Uses gRPC's completion-queue API (completion_queue_thread.h): every
-// completion runs on the session's one queue thread, which never blocks or
+// completion runs on the host's one completion-queue thread, which never blocks or
 // runs handlers; it only moves the event into the dispatcher and starts the
 // next read. Answers are written one at a time (one Write outstanding,
 // started by the worker that answers when the stream is idle, else by the

@@ -158,7 +158,7 @@ grpc::Status MembraneSession::Attempt() {
   }
   if (machine_.stopping()) return grpc::Status::OK;
 
-  // Declarations first, then the streams (PROTOCOL.md).
+  // Declarations first, then the streams (docs/PROTOCOL.md#declarations).
   std::vector<std::shared_ptr<EventStream>> opened;
   for (const std::string& socket : want.sockets) {
     for (wsproto::WebsocketEventType type : kEventTypes) {

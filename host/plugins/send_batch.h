@@ -23,7 +23,7 @@
 // Sends from any other thread (a plugin's own) stay blocking.
 //
 // Thread-safety: Start and Finish are called by the thread the batch is
-// current on; completions arrive on gRPC's threads.
+// current on; completions may arrive on any thread (in the host: its completion-queue thread).
 #pragma once
 
 #include <condition_variable>

@@ -1,5 +1,5 @@
 // The reload controller: turns "reload now" (SIGHUP, the folder watcher) into
-// a generation swap (docs/ARCHITECTURE.md, "Hot reload"):
+// a generation swap (docs/ARCHITECTURE.md#reload):
 //   1. LoadGeneration() loads every changed plugin file into a new, immutable
 //      generation (a plugin that fails keeps its old version);
 //   2. the generation is published: events that start from now on run on it,

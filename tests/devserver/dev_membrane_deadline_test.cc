@@ -1,4 +1,4 @@
-// The event deadline end to end (issue 11, deliverable 4): a service whose
+// The event deadline end to end (docs/PROTOCOL.md#dev-gateway): a service whose
 // HandleEvents stream takes a message and never answers costs that client
 // its connection, closed with 1011 and the reason, through the real gRPC
 // registry and the real gateway.

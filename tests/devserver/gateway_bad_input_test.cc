@@ -1,4 +1,4 @@
-// The gateway under bad input and load (issue 2, "Bad input and load"): each
+// The gateway under bad input and load (docs/PROTOCOL.md#dev-gateway): each
 // misbehaving client is dealt with alone, and a well-behaved client on the
 // same socket keeps being served.
 #include <memory>

@@ -1,4 +1,4 @@
-// The gateway's guards against hostile clients (issue 11, deliverable 4):
+// The gateway's guards against hostile clients (docs/PROTOCOL.md#dev-gateway):
 // query text that is not UTF-8, foreign browser origins, a Connect the
 // application never answers, and a cap on connections per socket. Each is
 // checked with a real websocket client against a real Gateway.

@@ -1,6 +1,6 @@
-// The gateway's connection lifecycle (PROTOCOL.md, "The local gateway's
-// connection lifecycle"), observed through real websocket clients and the
-// events a scripted sink receives.
+// The gateway's connection lifecycle (docs/PROTOCOL.md#dev-gateway),
+// observed through real websocket clients and the events a scripted sink
+// receives.
 #include <future>
 #include <set>
 #include <string>

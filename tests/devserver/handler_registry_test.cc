@@ -394,7 +394,7 @@ TEST_F(HandlerRegistryTest, ShutdownEndsStreamsAndRefusesDeliveries) {
   EXPECT_FALSE(late.Register("chat", wsproto::Message));
 }
 
-// Event deadlines (issue 11, deliverable 4): the events below are never
+// Event deadlines (docs/PROTOCOL.md#dev-gateway): the events below are never
 // answered, so the short deadline decides every outcome and nothing depends
 // on how fast the test runs.
 class HandlerRegistryDeadlineTest : public HandlerRegistryTest {

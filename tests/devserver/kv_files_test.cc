@@ -1,4 +1,4 @@
-// The dev membrane's KV files on disk (issue 11, deliverable 5): private to
+// The dev membrane's KV files on disk (docs/PROTOCOL.md#dev-gateway): private to
 // the user (0600 files in 0700 folders, whatever the umask), and a corrupt
 // store file costs only that store, with an error naming the file. Through
 // the real KvStore gRPC service of a real DevMembrane.

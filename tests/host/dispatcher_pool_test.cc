@@ -1,5 +1,6 @@
-// The dispatcher's isolation machinery on its own (issue 10): the pool grows
-// while every worker is blocked and shrinks back, a handler past the timeout
+// The dispatcher's isolation machinery on its own
+// (docs/ARCHITECTURE.md#isolation): the pool grows while every worker is
+// blocked and shrinks back, a handler past the timeout
 // is answered by the host exactly once and its connection closed, a full
 // connection queue closes that connection only, and the total bound tells
 // readers to pause and resume. Handlers block on gates the test opens; every

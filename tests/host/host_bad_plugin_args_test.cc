@@ -1,6 +1,7 @@
-// A careless plain-C plugin against the real host (issue 10, plugins calling
-// the host): NULL strings, NULL out-pointers, a kept event handle, an event
-// handle and a declaration from another thread, at init and in a handler.
+// A careless plain-C plugin against the real host (plugins calling the host,
+// docs/ARCHITECTURE.md#isolation): NULL strings, NULL out-pointers, a kept
+// event handle, an event handle and a declaration from another thread, at
+// init and in a handler.
 // The plugin is built without unwind tables (tests/plugins/abi/nullargs.c),
 // so an exception the host let out, like a NULL it read, would kill the host.
 // Every call must come back with its status, the host must stay up, and the

@@ -1,5 +1,5 @@
 // `nitric-host --dev --dev-allow-origin PATTERN` hands the pattern to the
-// in-process dev gateway (issue 11, deliverable 4): the real binary, a real
+// in-process dev gateway (docs/PROTOCOL.md#dev-gateway): the real binary, a real
 // websocket client sending an Origin header.
 #include <signal.h>
 

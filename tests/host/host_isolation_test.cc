@@ -1,5 +1,6 @@
-// Issue 10, handlers and stopping, through the real nitric-host binary: a
-// few blocking handlers do not stop the other connections, a handler past
+// Handler isolation and the bounded stop (docs/ARCHITECTURE.md#isolation),
+// through the real nitric-host binary: a few blocking handlers do not stop
+// the other connections, a handler past
 // host.handler_timeout_ms is answered by the host and its connection closed,
 // a connection that floods its queue is closed, and SIGTERM is bounded by
 // host.shutdown_timeout_ms (a second signal ends the host at once), in the

@@ -1,5 +1,6 @@
-// Two real nitric-host processes started at once on one pid file (issue 11,
-// deliverable 1): the file's lock decides, so exactly one runs and the other
+// Two real nitric-host processes started at once on one pid file
+// (docs/ARCHITECTURE.md#process): the file's lock decides, so exactly one
+// runs and the other
 // says which file and which pid hold it.
 #include <signal.h>
 

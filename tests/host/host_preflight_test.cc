@@ -1,4 +1,4 @@
-// Pre-flight (issue 10, item 5): a new plugin version whose init crashes,
+// Pre-flight (docs/ARCHITECTURE.md#isolation): a new plugin version whose init crashes,
 // aborts or never returns is caught in a short-lived child process, so the
 // serving host keeps the old version and no client notices; at start-up only
 // that plugin is refused. Real host, real .so builds, real websocket clients.

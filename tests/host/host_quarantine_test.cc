@@ -1,4 +1,4 @@
-// Crash quarantine (issue 10, item 6): a handler that segfaults takes the
+// Crash quarantine (docs/ARCHITECTURE.md#isolation): a handler that segfaults takes the
 // host down with SIGSEGV, as before, but leaves a record naming the plugin
 // file (sha256); the restarted host refuses exactly that file and serves
 // every other plugin; a changed build loads; `nitric-host quarantine --list`

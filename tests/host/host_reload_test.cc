@@ -2,9 +2,8 @@
 // the `build` test plugin through the dev gateway while the test installs 50
 // new builds of it, one SIGHUP each. A reload must cost no connection, drop
 // or duplicate no message, and never let an older build answer a connection
-// after a newer one did (DESIGN.md, "Hot reload"). And 300 SIGHUPs must leave
-// the host with one mapped copy per live plugin and flat memory ("Unloading
-// really unloads").
+// after a newer one did (docs/ARCHITECTURE.md#reload). And 300 SIGHUPs must leave
+// the host with one mapped copy per live plugin and flat memory (docs/ARCHITECTURE.md#glibc).
 #include <signal.h>
 
 #include <algorithm>
@@ -276,7 +275,7 @@ long ResidentKiB(pid_t pid) {
   return -1;
 }
 
-// Issue 4, on the real binary: 300 SIGHUPs, each installing a new build.so
+// docs/ARCHITECTURE.md#glibc, on the real binary: 300 SIGHUPs, each installing a new build.so
 // next to a ctest.so that never changes, each new build answering a message
 // before the next. The in-process loader test
 // (Reload.ThreeHundredReloadsKeepMappingsAtLivePluginsAndMemoryFlat) covers

@@ -1,4 +1,4 @@
-// A HandleEvents stream the host cannot use fails alone (issue 10, streams):
+// A HandleEvents stream the host cannot use fails alone (docs/ARCHITECTURE.md#event-streams):
 // the real nitric-host talks to the dev membrane through a relay in this test
 // that passes every gRPC call through byte for byte and can spoil one event
 // on its way to the host, the way a membrane that puts invalid UTF-8 into a

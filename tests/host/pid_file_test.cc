@@ -1,4 +1,4 @@
-// The pid file's writing, in-process on real files (issue 11, deliverable 1).
+// The pid file's writing, in-process on real files (docs/ARCHITECTURE.md#process).
 // Two real hosts racing for one pid file are in host_pid_file_test.cc.
 #include "host/app/pid_file.h"
 

@@ -168,7 +168,7 @@ size_t FilesIn(const fs::path& dir) {
   return files;
 }
 
-// Issue 4: 300 reloads leak neither mappings nor memory. cpptest.so (C++, the
+// docs/ARCHITECTURE.md#glibc: 300 reloads leak neither mappings nor memory. cpptest.so (C++, the
 // plugin most likely to pin itself through unique symbols) changes on every
 // reload, ctest.so every third one and is shared unchanged in between, so
 // both the replace and the keep paths run. Each new version answers a

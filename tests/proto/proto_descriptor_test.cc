@@ -1,6 +1,7 @@
-// Checks the compiled protocol against ../shared/PROTOCOL.md, so a typo in a
-// name, number, type or oneof cannot ship: the method paths and the binary
-// encoding that real Nitric membranes and SDKs use are derived from them.
+// Checks the compiled protocol against Nitric's names and numbers
+// (docs/PROTOCOL.md#services), so a typo in a name, number, type or oneof
+// cannot ship: the method paths and the binary encoding that real Nitric
+// membranes and SDKs use are derived from them.
 #include <google/protobuf/descriptor.h>
 #include <gtest/gtest.h>
 

@@ -61,7 +61,7 @@
 //   plugin's own state object, created in init() and deleted in shutdown():
 //   nothing of the plugin stays in the host. This header has no static
 //   variables and no thread_locals, so it never pins the library (see
-//   DESIGN.md); build with nitric_add_plugin(), which adds -fno-gnu-unique.
+//   docs/ARCHITECTURE.md#glibc); build with nitric_add_plugin(), which adds -fno-gnu-unique.
 //
 // THREADS
 //   Handlers of different connections run concurrently: state shared between
