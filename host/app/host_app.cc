@@ -66,12 +66,12 @@ class HostApp {
 
   int Run() {
     if (!config_.pid_file.empty()) {
-      std::string error;
-      pid_file_ = PidFile::Create(config_.pid_file, &error);
-      if (!pid_file_) {
-        spdlog::error("{}", error);
+      StatusOr<PidFile> created = PidFile::Create(config_.pid_file);
+      if (!created.ok()) {
+        spdlog::error("{}", created.status().message());
         return 1;
       }
+      pid_file_ = std::move(created.value());
     }
     StopHooks hooks;
     hooks.timeout = config_.shutdown_timeout;

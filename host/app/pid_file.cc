@@ -13,7 +13,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -60,24 +62,25 @@ std::optional<pid_t> ParsePid(std::string s) {
   return static_cast<pid_t>(pid);
 }
 
-// The pid written in `path`, or nullopt (with *error) when it holds none.
-std::optional<pid_t> ReadPid(const std::filesystem::path& path, std::string* error) {
+// The pid written in `path`, or why it holds none.
+StatusOr<pid_t> ReadPid(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) {
-    *error = "cannot read pid file " + path.string() + ": " + Errno() +
-             " (is nitric-host running with --pid-file " + path.string() + "?)";
-    return std::nullopt;
+    return Status(NITRIC_ERR_NOT_FOUND, "cannot read pid file " + path.string() + ": " + Errno() +
+                                            " (is nitric-host running with --pid-file " +
+                                            path.string() + "?)");
   }
   std::stringstream text;
   text << in.rdbuf();
   std::string s = text.str();
-  auto pid = ParsePid(s);
+  std::optional<pid_t> pid = ParsePid(s);
   if (!pid) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    *error =
-        "pid file " + path.string() + " does not hold a process id (\"" + s.substr(0, 40) + "\")";
+    return Status(
+        NITRIC_ERR_INVALID_ARGUMENT,
+        "pid file " + path.string() + " does not hold a process id (\"" + s.substr(0, 40) + "\")");
   }
-  return pid;
+  return *pid;
 }
 
 // The first bytes of an open file (a pid file is a few bytes long).
@@ -111,23 +114,27 @@ void SyncFolder(const std::filesystem::path& path) {
 }
 
 // Opens the file at `path` (creating it empty when missing, so two starting
-// hosts meet on one inode) and takes its lock. Returns the descriptor, or -1
-// with *error set when another process holds it or the file is unusable.
-int LockCurrentFile(const std::filesystem::path& path, std::string* error) {
+// hosts meet on one inode) and takes its lock. Returns the descriptor, or why
+// not: another process holds it (FAILED_PRECONDITION) or the file is
+// unusable.
+StatusOr<int> LockCurrentFile(const std::filesystem::path& path) {
   const auto deadline = std::chrono::steady_clock::now() + kHolderPidWait;
   for (;;) {
     OwnedFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644));
     if (fd.get() < 0) {
-      *error = errno == ELOOP ? "pid file " + path.string() +
-                                    " is a symbolic link; refusing to follow it (remove it, or "
-                                    "choose another --pid-file)"
-                              : "cannot open pid file " + path.string() + ": " + Errno();
-      return -1;
+      if (errno == ELOOP) {
+        return Status(NITRIC_ERR_FAILED_PRECONDITION,
+                      "pid file " + path.string() +
+                          " is a symbolic link; refusing to follow it (remove it, or "
+                          "choose another --pid-file)");
+      }
+      return Status(NITRIC_ERR_UNAVAILABLE,
+                    "cannot open pid file " + path.string() + ": " + Errno());
     }
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-      *error = "pid file " + path.string() + " is not a regular file; remove it";
-      return -1;
+      return Status(NITRIC_ERR_FAILED_PRECONDITION,
+                    "pid file " + path.string() + " is not a regular file; remove it");
     }
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
       // Locked, but another host may have renamed its own file over this
@@ -136,39 +143,39 @@ int LockCurrentFile(const std::filesystem::path& path, std::string* error) {
       continue;
     }
     if (errno != EWOULDBLOCK) {
-      *error = "cannot lock pid file " + path.string() + ": " + Errno();
-      return -1;
+      return Status(NITRIC_ERR_UNAVAILABLE,
+                    "cannot lock pid file " + path.string() + ": " + Errno());
     }
     // Held. The holder's pid is in the file once it has published it; until
     // then the file holds the previous content (or nothing), so only a pid
     // of a live nitric-host other than this one is believed.
     const auto holder = ParsePid(ReadSmall(fd.get()));
     if (holder && *holder != ::getpid() && IsRunningHost(*holder)) {
-      *error = "pid file " + path.string() + " belongs to another running nitric-host (pid " +
-               std::to_string(*holder) +
-               "), which holds its lock; stop it or choose another --pid-file";
-      return -1;
+      return Status(NITRIC_ERR_FAILED_PRECONDITION,
+                    "pid file " + path.string() + " belongs to another running nitric-host (pid " +
+                        std::to_string(*holder) +
+                        "), which holds its lock; stop it or choose another --pid-file");
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      *error = "pid file " + path.string() +
-               " is locked by another process that has not written its pid (see `fuser " +
-               path.string() + "`); stop it or choose another --pid-file";
-      return -1;
+      return Status(NITRIC_ERR_FAILED_PRECONDITION,
+                    "pid file " + path.string() +
+                        " is locked by another process that has not written its pid (see `fuser " +
+                        path.string() + "`); stop it or choose another --pid-file");
     }
     std::this_thread::sleep_for(kHolderPidPoll);
   }
 }
 
 // Writes this process's pid to a new locked file beside `path` and renames it
-// over `path`. Returns the new file's descriptor (locked), or -1 with *error.
-int PublishPid(const std::filesystem::path& path, std::string* error) {
+// over `path`. Returns the new file's descriptor (locked), or why not.
+StatusOr<int> PublishPid(const std::filesystem::path& path) {
   // mkostemp opens with O_CREAT|O_EXCL (never through a symlink, never an
   // existing file) and an unpredictable name; O_NOFOLLOW says so explicitly.
   std::string temp = path.string() + ".XXXXXX";
   OwnedFd fd(::mkostemp(temp.data(), O_CLOEXEC | O_NOFOLLOW));
   if (fd.get() < 0) {
-    *error = "cannot create a temporary pid file beside " + path.string() + ": " + Errno();
-    return -1;
+    return Status(NITRIC_ERR_UNAVAILABLE,
+                  "cannot create a temporary pid file beside " + path.string() + ": " + Errno());
   }
   const std::string text = std::to_string(::getpid()) + "\n";
   // mkostemp creates 0600; a pid file is read by `nitric-host reload`, which
@@ -178,9 +185,10 @@ int PublishPid(const std::filesystem::path& path, std::string* error) {
             ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
             ::fsync(fd.get()) == 0 && ::rename(temp.c_str(), path.c_str()) == 0;
   if (!ok) {
-    *error = "cannot write pid file " + path.string() + " (via " + temp + "): " + Errno();
+    Status error(NITRIC_ERR_UNAVAILABLE,
+                 "cannot write pid file " + path.string() + " (via " + temp + "): " + Errno());
     ::unlink(temp.c_str());
-    return -1;
+    return error;
   }
   SyncFolder(path);
   return fd.release();
@@ -188,14 +196,15 @@ int PublishPid(const std::filesystem::path& path, std::string* error) {
 
 }  // namespace
 
-std::optional<PidFile> PidFile::Create(const std::filesystem::path& path, std::string* error) {
+StatusOr<PidFile> PidFile::Create(const std::filesystem::path& path) {
   // The lock on the current file is held until the new one (locked too) has
   // replaced it: no moment exists in which a second host could take over.
-  OwnedFd current(LockCurrentFile(path, error));
-  if (current.get() < 0) return std::nullopt;
-  const int published = PublishPid(path, error);
-  if (published < 0) return std::nullopt;
-  return PidFile(path, published);
+  StatusOr<int> locked = LockCurrentFile(path);
+  if (!locked.ok()) return locked.status();
+  OwnedFd current(*locked);
+  StatusOr<int> published = PublishPid(path);
+  if (!published.ok()) return published.status();
+  return PidFile(path, *published);
 }
 
 PidFile::PidFile(PidFile&& other) noexcept
@@ -223,27 +232,26 @@ void PidFile::Remove() {
   fd_ = -1;
 }
 
-std::optional<pid_t> RunningHostPid(const std::filesystem::path& path, std::string* error) {
-  auto pid = ReadPid(path, error);
-  if (!pid) return std::nullopt;
+StatusOr<pid_t> RunningHostPid(const std::filesystem::path& path) {
+  StatusOr<pid_t> pid = ReadPid(path);
+  if (!pid.ok()) return pid;
   if (kill(*pid, 0) != 0 && errno == ESRCH) {
-    *error = "no process " + std::to_string(*pid) + " (named by " + path.string() +
-             "): nitric-host is not running; the pid file is stale";
-    return std::nullopt;
+    return Status(NITRIC_ERR_NOT_FOUND, "no process " + std::to_string(*pid) + " (named by " +
+                                            path.string() +
+                                            "): nitric-host is not running; the pid file is stale");
   }
   if (!IsRunningHost(*pid)) {
-    *error = "process " + std::to_string(*pid) + " (named by " + path.string() +
-             ") is not a nitric-host; the pid file is stale, not sending SIGHUP";
-    return std::nullopt;
+    return Status(NITRIC_ERR_FAILED_PRECONDITION,
+                  "process " + std::to_string(*pid) + " (named by " + path.string() +
+                      ") is not a nitric-host; the pid file is stale, not sending SIGHUP");
   }
   return pid;
 }
 
 int SendReload(const std::filesystem::path& pid_file) {
-  std::string error;
-  auto pid = RunningHostPid(pid_file, &error);
-  if (!pid) {
-    std::fprintf(stderr, "nitric-host reload: %s\n", error.c_str());
+  StatusOr<pid_t> pid = RunningHostPid(pid_file);
+  if (!pid.ok()) {
+    std::fprintf(stderr, "nitric-host reload: %s\n", pid.status().message().c_str());
     return 1;
   }
   if (kill(*pid, SIGHUP) != 0) {

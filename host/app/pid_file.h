@@ -20,19 +20,20 @@
 #include <sys/types.h>
 
 #include <filesystem>
-#include <optional>
-#include <string>
+
+#include "host/base/status.h"
 
 namespace nitric::host {
 
 class PidFile {
  public:
   // Takes the lock on `path` and writes this process's pid there. Refuses
-  // (nullopt, *error names the file and says what to do) when another
-  // process holds the lock: then *error names the holder's pid when it is a
-  // nitric-host. A file nobody holds (stale, empty or garbage) is replaced. A
-  // symlink at `path` is refused, never followed.
-  static std::optional<PidFile> Create(const std::filesystem::path& path, std::string* error);
+  // (FAILED_PRECONDITION naming the file and saying what to do) when another
+  // process holds the lock: then the message names the holder's pid when it
+  // is a nitric-host. A file nobody holds (stale, empty or garbage) is
+  // replaced. A symlink at `path` is refused, never followed. A file that
+  // cannot be opened or written is UNAVAILABLE.
+  static StatusOr<PidFile> Create(const std::filesystem::path& path);
 
   PidFile(PidFile&& other) noexcept;
   PidFile& operator=(PidFile&& other) noexcept;
@@ -50,9 +51,9 @@ class PidFile {
 };
 
 // Reads `path` and returns the pid of the nitric-host it names. On failure
-// (no file, not a number, no such process, not a nitric-host) nullopt with a
-// message saying what to do in *error.
-std::optional<pid_t> RunningHostPid(const std::filesystem::path& path, std::string* error);
+// (no file, not a number, no such process, not a nitric-host) an error whose
+// message says what to do.
+StatusOr<pid_t> RunningHostPid(const std::filesystem::path& path);
 
 // `nitric-host reload`: SIGHUP to the host named by `pid_file`. Prints what it
 // did (stdout) or why not (stderr). Returns the exit code: 0 sent, 1 not.

@@ -32,10 +32,9 @@ TEST(PidFileTest, ASymlinkPlantedAtTheOldPredictableTempNameIsNotFollowed) {
   const auto planted = dir.path() / ("host.pid.tmp." + std::to_string(getpid()));
   std::filesystem::create_symlink(victim, planted);
 
-  std::string error;
-  auto created = PidFile::Create(pid_file, &error);
+  auto created = PidFile::Create(pid_file);
 
-  ASSERT_TRUE(created) << error;
+  ASSERT_TRUE(created.ok()) << created.status().message();
   EXPECT_EQ(Contents(victim), "precious\n") << "the victim file was written through the symlink";
   EXPECT_EQ(Contents(pid_file), kOwnPid);
   EXPECT_TRUE(std::filesystem::is_symlink(planted)) << "the planted link is left alone";
@@ -49,8 +48,9 @@ TEST(PidFileTest, ASymlinkAtThePidFileItselfIsRefusedAndNotFollowed) {
   std::ofstream(victim) << "precious\n";
   std::filesystem::create_symlink(victim, pid_file);
 
-  std::string error;
-  EXPECT_FALSE(PidFile::Create(pid_file, &error));
+  auto created = PidFile::Create(pid_file);
+  EXPECT_FALSE(created.ok());
+  const std::string& error = created.status().message();
 
   EXPECT_NE(error.find("pid file " + pid_file.string() + " is a symbolic link"), std::string::npos)
       << error;
@@ -63,10 +63,9 @@ TEST(PidFileTest, AFileNoHostHoldsIsReplacedWhateverItSays) {
     const auto pid_file = dir.path() / "host.pid";
     std::ofstream(pid_file) << stale;
 
-    std::string error;
-    auto created = PidFile::Create(pid_file, &error);
+    auto created = PidFile::Create(pid_file);
 
-    ASSERT_TRUE(created) << "\"" << stale << "\": " << error;
+    ASSERT_TRUE(created.ok()) << "\"" << stale << "\": " << created.status().message();
     EXPECT_EQ(Contents(pid_file), kOwnPid);
   }
 }
@@ -75,9 +74,8 @@ TEST(PidFileTest, TheFileIsRemovedOnDestructionAndLeavesNoTemporaryBehind) {
   testing::TempDir dir;
   const auto pid_file = dir.path() / "host.pid";
   {
-    std::string error;
-    auto created = PidFile::Create(pid_file, &error);
-    ASSERT_TRUE(created) << error;
+    auto created = PidFile::Create(pid_file);
+    ASSERT_TRUE(created.ok()) << created.status().message();
     EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 1)
         << "only the pid file itself";
   }
