@@ -289,9 +289,14 @@ void Dispatcher::WorkerLoop(Worker* self) {
         continue;
       }
       ++sleeping_;
-      const bool idle_long =
-          mu_.WaitUntil(work_cv_, std::chrono::steady_clock::now() + options_.idle_retire) ==
-          std::cv_status::timeout;
+      // Only a pool above its base size needs to notice a long idle spell.
+      bool idle_long = false;
+      if (counted_ > options_.workers) {
+        idle_long = mu_.WaitUntil(work_cv_, std::chrono::steady_clock::now() +
+                                                options_.idle_retire) == std::cv_status::timeout;
+      } else {
+        mu_.Wait(work_cv_);
+      }
       --sleeping_;
       if (wakeups_pending_ > 0) --wakeups_pending_;
       if (idle_long && ready_head_ == nullptr && !exit_ && counted_ > options_.workers) {
