@@ -149,6 +149,10 @@ void EventStream::OnReadDone(bool ok) {
       read_event_->type = TypeOf(message.websocket_event_request(), type_);
       read_event_->reply_to = self_;
       read_event_ = dispatcher_->Submit(read_event_);
+      // Back-pressure: while the dispatcher holds more than its bound, stop
+      // reading (the membrane's sends then wait on HTTP/2 flow control)
+      // until OnRoom(). One relaxed load per event when there is room.
+      if (!dispatcher_->HasRoom() && !dispatcher_->WaitForRoom(this)) return;
       break;
   }
   call_->Read(&read_buffer_, &read_op_);
@@ -169,6 +173,8 @@ void EventStream::OnUnusableMessage(size_t size) {
   }
   Perform(actions);
 }
+
+void EventStream::OnRoom() { call_->Read(&read_buffer_, &read_op_); }
 
 void EventStream::Reply(std::string id, bool reject) {
   EventStreamMachine::Actions actions;

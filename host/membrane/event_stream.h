@@ -84,7 +84,9 @@ class HandleEventsMethod {
   const grpc::internal::RpcMethod rpc_;  // refers to name_
 };
 
-class EventStream final : public EventReplier, public std::enable_shared_from_this<EventStream> {
+class EventStream final : public EventReplier,
+                          public Dispatcher::RoomWaiter,
+                          public std::enable_shared_from_this<EventStream> {
  public:
   // Told about the stream's life. Called on the queue thread: must not block
   // and must not call back into the stream synchronously.
@@ -149,6 +151,10 @@ class EventStream final : public EventReplier, public std::enable_shared_from_th
   void OnReadDone(bool ok);
   // Logs and counts a message that did not parse, then fails the stream.
   void OnUnusableMessage(size_t size);
+  // Dispatcher::RoomWaiter: the dispatcher has room again after this stream
+  // stopped reading (back-pressure, dispatcher.h); starts the next read. On
+  // a worker thread, while no read is outstanding.
+  void OnRoom() override;
   void OnWriteDone(bool ok);
   void OnWritesDoneDone(bool ok);
   void OnFinished(bool ok);
