@@ -12,6 +12,7 @@ int RunCheck(const HostConfig& config) {
   GenerationOptions options;
   options.folder = config.plugins_dir;
   options.plugin_configs = config.plugins;
+  options.insecure_plugins = config.insecure_plugins;
   options.membrane = nullptr;  // KV and send calls made during init fail UNAVAILABLE
   LoadedGeneration loaded = LoadGeneration(options, nullptr);
   const GenerationReport& report = loaded.report;

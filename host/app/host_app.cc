@@ -128,6 +128,7 @@ class HostApp {
     StartQuarantine();
     GenerationOptions generation_options;
     generation_options.gate = gate_.get();
+    generation_options.insecure_plugins = config_.insecure_plugins;
     generation_options.folder = config_.plugins_dir;
     generation_options.plugin_configs = config_.plugins;
     generation_options.membrane = client_.get();

@@ -153,6 +153,11 @@ class ConfigReader {
       c.preflight_timeout = std::chrono::milliseconds(ms);
       return true;
     }
+    if (key == "insecure_plugins") {
+      if (!node.is_boolean()) return TypeError(path, node, "a boolean");
+      c.insecure_plugins = node.as_boolean()->get();
+      return true;
+    }
     if (key == "state_dir") {
       std::string dir;
       if (!NonEmptyString(path, node, &dir)) return false;

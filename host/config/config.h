@@ -66,6 +66,10 @@ struct HostConfig {
   // Crash quarantine records (host/app/quarantine.h); empty: --state-dir,
   // $STATE_DIRECTORY or ./.nitric-host (ResolveStateDir).
   std::filesystem::path state_dir;
+  // Load plugins from a folder or files that group or others can write, or
+  // through symlinks leaving the folder, with a warning instead of refusing
+  // them (host/plugins/file_trust.h).
+  bool insecure_plugins = false;
 
   // [log]
   spdlog::level::level_enum log_level = spdlog::level::info;

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "host/plugins/file_trust.h"
 #include "host/plugins/sha256.h"
 
 namespace nitric::host {
@@ -48,21 +49,6 @@ StatusOr<std::vector<fs::path>> ListPluginFiles(const fs::path& folder) {
   std::sort(files.begin(), files.end(),
             [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
   return files;
-}
-
-Status ReadWholeFile(const fs::path& path, std::string* bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Status(NITRIC_ERR_UNAVAILABLE,
-                  fmt::format("plugin {} cannot be read: {}", path.filename().string(),
-                              std::generic_category().message(errno)));
-  }
-  bytes->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  if (in.bad()) {
-    return Status(NITRIC_ERR_UNAVAILABLE,
-                  fmt::format("plugin {} cannot be read", path.filename().string()));
-  }
-  return Status();
 }
 
 const toml::table* ConfigFor(const GenerationOptions& options, const std::string& name) {
@@ -146,6 +132,15 @@ LoadedGeneration LoadGeneration(const GenerationOptions& options, const Generati
 
   std::vector<fs::path> files;
   if (report.folder_error.empty()) {
+    std::string warning;
+    if (Status trusted = CheckPluginFolder(options.folder, options.insecure_plugins, &warning);
+        !trusted.ok()) {
+      report.folder_error = trusted.message();
+    } else if (!warning.empty()) {
+      log->warn("{}", warning);
+    }
+  }
+  if (report.folder_error.empty()) {
     StatusOr<std::vector<fs::path>> listed = ListPluginFiles(options.folder);
     if (listed.ok()) {
       files = std::move(listed.value());
@@ -188,7 +183,11 @@ LoadedGeneration LoadGeneration(const GenerationOptions& options, const Generati
 
     PluginFile file;
     file.path = path;
-    if (Status read = ReadWholeFile(path, &file.bytes); !read.ok()) {
+    std::string warning;
+    Status read = ReadTrustedPluginFile(options.folder, r.file, options.insecure_plugins,
+                                        &file.bytes, &warning);
+    if (!warning.empty()) log->warn("{}", warning);
+    if (!read.ok()) {
       r.reason = read.message();
     } else {
       file.hash = ContentHash(file.bytes);

@@ -66,6 +66,9 @@ struct GenerationOptions {
   std::chrono::milliseconds handoff_timeout{10000};
   // Borrowed; null: every file is loaded without vetting (--check, tests).
   PluginGate* gate = nullptr;
+  // host.insecure_plugins: a plugins folder or file that others could have
+  // written (file_trust.h) is loaded with a warning instead of refused.
+  bool insecure_plugins = false;
 };
 
 enum class PluginOutcome {

@@ -22,7 +22,7 @@ class CliTest : public ::testing::Test {
     }
   }
   void Add(const std::filesystem::path& plugin) {
-    std::filesystem::create_symlink(plugin, plugins_ / plugin.filename());
+    std::filesystem::copy_file(plugin, plugins_ / plugin.filename());
   }
   std::filesystem::path WriteFile(const std::string& name, const std::string& text) {
     const auto path = dir_.path() / name;

@@ -21,7 +21,7 @@ TEST(HostDevOriginTest, DevAllowOriginReachesTheDevGateway) {
   TempDir dir;
   const auto plugins = dir.path() / "plugins";
   std::filesystem::create_directories(plugins);
-  std::filesystem::create_symlink(TestPlugin("ctest"), plugins / "ctest.so");
+  std::filesystem::copy_file(TestPlugin("ctest"), plugins / "ctest.so");
   HostProcess host;
   ASSERT_TRUE(host.Start({"--dev", "--dev-port", "0", "--dev-data", (dir.path() / "data").string(),
                           "--dev-allow-origin", "http://devbox:*", "--plugins", plugins.string()}));

@@ -32,7 +32,7 @@ class HostTest : public ::testing::Test {
   void SetUp() override;
   void TearDown() override;  // prints the host's output when the test failed
 
-  // Links `plugin` into the plugins folder (optionally under another name).
+  // Copies `plugin` into the plugins folder (optionally under another name).
   void AddPlugin(const std::filesystem::path& plugin, const std::string& as = {});
   // Writes `toml` as the host's config file and passes --config.
   void UseConfig(const std::string& toml);

@@ -200,7 +200,7 @@ TEST(IsolationQueueTest, ConnectionPastItsQueueLimitIsClosedAndTheOthersServe) {
   TempDir dir;
   const auto plugins = dir.path() / "plugins";
   std::filesystem::create_directories(plugins);
-  std::filesystem::create_symlink(TestPlugin("blocker"), plugins / "blocker.so");
+  std::filesystem::copy_file(TestPlugin("blocker"), plugins / "blocker.so");
   const auto config = dir.path() / "nitric-host.toml";
   std::ofstream(config) << "[host]\nworkers = 2\nmax_queued_events_per_connection = 4\n";
   HostProcess host;
