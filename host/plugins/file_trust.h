@@ -1,5 +1,5 @@
 // Who may have written the code the host runs, like sshd's StrictModes
-// (issue 11): the plugins folder and every plugin file must not be writable
+// (docs/ARCHITECTURE.md#reload): the plugins folder and every plugin file must not be writable
 // by group or others and must be owned by the host's user or root; a symlink
 // in the folder is followed only when its target is inside the folder (and
 // passes the same checks). Otherwise whoever can write them runs code as the

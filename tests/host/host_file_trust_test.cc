@@ -1,4 +1,4 @@
-// Plugin file permissions, like sshd's StrictModes (issue 11, item 2): each
+// Plugin file permissions, like sshd's StrictModes (docs/ARCHITECTURE.md#reload-failures): each
 // insecure layout is refused with the file, its mode, its owner and the fix,
 // by the serving host and by --check (non-zero exit), and
 // host.insecure_plugins = true loads it with a warning. Real binary, real
