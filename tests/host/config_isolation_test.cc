@@ -1,5 +1,6 @@
-// The config keys of issue 10 (pool, handler deadline, queue bound, stop
-// deadline): defaults, values, ranges, and max_workers below workers.
+// The config keys of handler isolation (docs/ARCHITECTURE.md#isolation: pool,
+// handler deadline, queue bound, stop deadline): defaults, values, ranges, and
+// max_workers below workers.
 #include <gtest/gtest.h>
 
 #include "host/config/config.h"
