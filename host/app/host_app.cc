@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -116,6 +117,7 @@ class HostApp {
     session_options.service_name = config_.service_name;
     session_options.call_timeout = config_.call_timeout;
     session_options.build_mode = build_mode;
+    session_options.on_refused = [this] { ApplyRefusals(); };
     session_ = std::make_unique<MembraneSession>(
         channel_, dispatcher_.get(), &grpc_queue_, session_options,
         [this] {
@@ -132,9 +134,14 @@ class HostApp {
     generation_options.folder = config_.plugins_dir;
     generation_options.plugin_configs = config_.plugins;
     generation_options.membrane = client_.get();
-    reload_ = std::make_unique<ReloadController>(
-        std::move(generation_options), cli_.config, &slot_,
-        [session = session_.get()](const Declarations& wanted) { session->Want(wanted); });
+    reload_ = std::make_unique<ReloadController>(std::move(generation_options), cli_.config, &slot_,
+                                                 [this](const Declarations& wanted) {
+                                                   // A new version of a refused plugin stays
+                                                   // refused until the session has declared again
+                                                   // (Want retries what was refused).
+                                                   ApplyRefusals();
+                                                   session_->Want(wanted);
+                                                 });
     // Published before the session registers any stream: the first event
     // already finds its handlers. A host with no plugin keeps running, so a
     // reload can bring some.
@@ -220,11 +227,29 @@ class HostApp {
     }
   }
 
+  // Marks the current generation's plugins refused (or not) as the session
+  // says (MembraneSession::RefusedPlugins). Called on the main thread after
+  // each publish and on the session's supervisor when its verdict changes;
+  // both read the session's latest verdict under refusal_mu_, so the last
+  // call leaves the latest one applied.
+  void ApplyRefusals() {
+    std::lock_guard<std::mutex> lock(refusal_mu_);
+    const auto generation = std::dynamic_pointer_cast<const PluginGeneration>(slot_.Current());
+    if (!generation || !session_) return;
+    const std::map<std::string, std::string> refused = session_->RefusedPlugins();
+    for (const auto& plugin : generation->plugins()) {
+      auto it = refused.find(plugin->name());
+      plugin->SetRefused(it == refused.end() ? std::string() : it->second);
+    }
+  }
+
   void OnReady() {
     const auto generation = reload_->current();
-    const auto& sockets = generation->declarations().sockets;
-    spdlog::info("ready: {} socket(s) registered ({} streams), generation {}", sockets.size(),
-                 sockets.size() * 3, generation->number());
+    const std::set<std::string> sockets = session_->ServedSockets();
+    const size_t refused = session_->RefusedPlugins().size();
+    spdlog::info("ready: {} socket(s) registered ({} streams), generation {}{}", sockets.size(),
+                 sockets.size() * 3, generation->number(),
+                 refused == 0 ? std::string() : fmt::format("; {} plugin(s) refused", refused));
     if (dev_) {
       // The URLs are for the user: stdout, once per socket.
       for (const std::string& socket : sockets) {
@@ -292,7 +317,8 @@ class HostApp {
   const CliOptions& cli_;
   // What the main thread is doing, for LogStillRunning().
   std::atomic<const char*> step_{"starting"};
-  std::mutex stop_mu_;  // guards dispatcher_ being created or destroyed vs LogStillRunning()
+  std::mutex refusal_mu_;  // serialises ApplyRefusals()
+  std::mutex stop_mu_;     // guards dispatcher_ being created or destroyed vs LogStillRunning()
   std::optional<PidFile> pid_file_;  // removed last, when the host is gone
   ControlQueue queue_;
   std::unique_ptr<devserver::DevMembrane> dev_;

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
+#include <vector>
 
 #include <grpcpp/support/status.h>
 
@@ -19,10 +21,27 @@ namespace nitric::host {
 std::vector<proto::resources::v1::ResourceDeclareRequest> DeclareRequests(
     const Declarations& declarations);
 
-// Sends DeclareRequests(declarations) one after the other; stops at the first
-// failure. Declaring is idempotent on the membrane, so a retry sends all again.
-grpc::Status DeclareAll(proto::resources::v1::Resources::Stub* resources,
-                        const Declarations& declarations, const std::string& service_name,
-                        std::chrono::milliseconds timeout);
+// True for the codes that say the membrane could not be asked (it is away,
+// slow or overloaded), as opposed to a membrane that answered and refused.
+bool IsOutage(grpc::StatusCode code);
+
+struct DeclareResult {
+  // Not OK: the membrane could not be asked (IsOutage); declaring stopped
+  // there and nothing is decided about the rest.
+  grpc::Status status;
+  // Resources the membrane answered and refused: name -> its error, as
+  // "declare KeyValueStore \"x\": <the membrane's text>".
+  std::map<std::string, grpc::Status> refused_sockets;
+  std::map<std::string, grpc::Status> refused_stores;
+};
+
+// Sends DeclareRequests(declarations) one after the other. A resource (or its
+// policy) that the membrane refuses is recorded and the others are still
+// declared, so one broken resource refuses only the plugins that declared
+// it; an outage stops at once. Declaring is idempotent on the membrane, so a
+// retry sends all again.
+DeclareResult DeclareAll(proto::resources::v1::Resources::Stub* resources,
+                         const Declarations& declarations, const std::string& service_name,
+                         std::chrono::milliseconds timeout);
 
 }  // namespace nitric::host

@@ -1,5 +1,6 @@
 #include "host/membrane/session.h"
 
+#include <set>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -44,10 +45,83 @@ void MembraneSession::Want(const Declarations& declarations) {
   MutexLock lock(&mu_);
   Declarations merged = wanted_;
   merged.Merge(declarations);
-  const bool changed = !(merged == wanted_);
+  // Resources only accumulate (streams outlive reloads), but who uses them is
+  // what the latest generation says: a plugin that is gone refuses nothing.
+  merged.socket_users = declarations.socket_users;
+  merged.store_users = declarations.store_users;
+  bool changed = !(merged == wanted_);
   if (changed) wanted_ = std::move(merged);
+  if (!refused_sockets_.empty() || !refused_stores_.empty()) {
+    // Each reload retries what the membrane refused (the user may have fixed
+    // it). The refused plugins stay refused until the membrane says yes.
+    declared_ = Declarations{};
+    changed = true;
+  }
   machine_.Want(changed);
   cv_.notify_all();
+}
+
+std::map<std::string, std::string> MembraneSession::RefusedPlugins() const {
+  MutexLock lock(&mu_);
+  return refused_plugins_;
+}
+
+std::set<std::string> MembraneSession::ServedSockets() const {
+  MutexLock lock(&mu_);
+  return ServedSocketsLocked();
+}
+
+std::set<std::string> MembraneSession::ServedSocketsLocked() const {
+  std::set<std::string> served;
+  for (const std::string& socket : wanted_.sockets) {
+    if (refused_sockets_.count(socket) != 0) continue;
+    auto users = wanted_.socket_users.find(socket);
+    bool used = users == wanted_.socket_users.end() || users->second.empty();
+    if (!used) {
+      for (const std::string& plugin : users->second) {
+        if (refused_plugins_.count(plugin) == 0) used = true;
+      }
+    }
+    if (used) served.insert(socket);
+  }
+  return served;
+}
+
+bool MembraneSession::RecordRefusalsLocked(const Declarations& want, const DeclareResult& result) {
+  refused_sockets_ = result.refused_sockets;
+  refused_stores_ = result.refused_stores;
+  std::map<std::string, std::string> refused;
+  auto refuse = [&](const std::map<std::string, std::set<std::string>>& users,
+                    const std::map<std::string, grpc::Status>& resources) {
+    for (const auto& [name, status] : resources) {
+      auto it = users.find(name);
+      if (it == users.end()) continue;
+      for (const std::string& plugin : it->second) {
+        std::string& reason = refused[plugin];
+        reason += (reason.empty() ? "" : "; ") + status.error_message() + " (gRPC code " +
+                  std::to_string(static_cast<int>(status.error_code())) + ")";
+      }
+    }
+  };
+  refuse(want.socket_users, refused_sockets_);
+  refuse(want.store_users, refused_stores_);
+  if (refused == refused_plugins_) return false;
+  for (const auto& [plugin, reason] : refused) {
+    auto before = refused_plugins_.find(plugin);
+    if (before != refused_plugins_.end() && before->second == reason) continue;
+    spdlog::error(
+        "plugin {} refused: the membrane refused what it declared: {}. Its handlers are not "
+        "called (a connect it handles is rejected), and its sockets are registered only if "
+        "another plugin that is not refused uses them. Fix that resource, then reload "
+        "(SIGHUP or `nitric-host reload`) to declare it again",
+        plugin, reason);
+  }
+  for (const auto& [plugin, reason] : refused_plugins_) {
+    if (refused.count(plugin) != 0) continue;
+    spdlog::info("plugin {}: the membrane accepted its declarations; it serves again", plugin);
+  }
+  refused_plugins_ = std::move(refused);
+  return true;
 }
 
 bool MembraneSession::WaitReady(std::chrono::milliseconds timeout) {
@@ -150,17 +224,29 @@ grpc::Status MembraneSession::Attempt() {
   if (!(declared_ == want)) {
     const uint64_t epoch = epoch_;
     mu_.Unlock();
-    grpc::Status status =
+    DeclareResult declared =
         DeclareAll(resources_.get(), want, options_.service_name, options_.call_timeout);
     mu_.Lock();
-    if (!status.ok()) return status;
+    if (!declared.status.ok()) return declared.status;
+    if (options_.build_mode) {
+      // A build collects every declaration; a refused one fails it.
+      for (const auto* refused : {&declared.refused_sockets, &declared.refused_stores}) {
+        if (!refused->empty()) return refused->begin()->second;
+      }
+    }
+    if (RecordRefusalsLocked(want, declared) && options_.on_refused) {
+      mu_.Unlock();
+      options_.on_refused();
+      mu_.Lock();
+    }
     if (epoch == epoch_) declared_ = want;
   }
   if (machine_.stopping()) return grpc::Status::OK;
 
-  // Declarations first, then the streams (docs/PROTOCOL.md#declarations).
+  // Declarations first, then the streams (docs/PROTOCOL.md#declarations);
+  // only for the sockets some plugin that is not refused uses.
   std::vector<std::shared_ptr<EventStream>> opened;
-  for (const std::string& socket : want.sockets) {
+  for (const std::string& socket : ServedSocketsLocked()) {
     for (wsproto::WebsocketEventType type : kEventTypes) {
       StreamState& state = streams_[StreamKey(socket, type)];
       if (state.stream) continue;
@@ -226,7 +312,7 @@ SessionMachine::Facts MembraneSession::FactsLocked() const {
   const bool declared = declared_ == wanted_;
   bool all_open = true;
   bool all_registered = true;
-  for (const std::string& socket : wanted_.sockets) {
+  for (const std::string& socket : ServedSocketsLocked()) {
     for (wsproto::WebsocketEventType type : kEventTypes) {
       auto it = streams_.find(StreamKey(socket, type));
       if (it == streams_.end()) {

@@ -4,7 +4,9 @@
 //
 // A supervisor thread does the work, so nothing here blocks its callers:
 //   1. declare every wanted websocket and KV store with its policy
-//      (declare.h), all before any stream is opened;
+//      (declare.h), all before any stream is opened; a resource the membrane
+//      refuses refuses only the plugins that declared it (RefusedPlugins()),
+//      and their sockets are served only if another plugin uses them too;
 //   2. open the missing streams (event_stream.h) and wait for their
 //      registration responses;
 //   3. if a stream ends while the host is running (the membrane went away or
@@ -29,6 +31,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -40,6 +43,7 @@
 #include "host/base/mutex.h"
 #include "host/dispatch/dispatcher.h"
 #include "host/membrane/completion_queue_thread.h"
+#include "host/membrane/declare.h"
 #include "host/membrane/event_stream.h"
 #include "host/membrane/session_machine.h"
 #include "nitric/proto/resources/v1/resources.grpc.pb.h"
@@ -57,6 +61,10 @@ struct SessionOptions {
   std::chrono::milliseconds backoff_max{3000};
   // At most one "still reconnecting" line per this interval.
   std::chrono::milliseconds log_interval{10000};
+  // Called on the supervisor thread, without the session's lock, each time
+  // the set of refused plugins (RefusedPlugins()) changed, before streams
+  // for the sockets that are now served are opened. May be empty.
+  std::function<void()> on_refused;
 };
 
 class MembraneSession final : private EventStream::Observer {
@@ -86,6 +94,17 @@ class MembraneSession final : private EventStream::Observer {
   // Adds `declarations` to what is kept declared and registered. Returns at
   // once; the supervisor does the work.
   void Want(const Declarations& declarations);
+
+  // Plugins the membrane refused a declared resource of: plugin name -> the
+  // membrane's error(s) and what to do. Such a plugin's sockets are not
+  // registered unless a plugin that is not refused uses them too. A refused
+  // resource is declared again on the next Want() (each reload) and after a
+  // membrane outage; once the membrane accepts it, its plugins leave this
+  // map. (Also for metrics: plugins in state refused.)
+  std::map<std::string, std::string> RefusedPlugins() const;
+  // The sockets whose streams the session keeps registered: every wanted
+  // socket that some plugin that is not refused uses.
+  std::set<std::string> ServedSockets() const;
 
   // Blocks until every wanted stream is registered (true) or `timeout`
   // passed (false).
@@ -117,6 +136,11 @@ class MembraneSession final : private EventStream::Observer {
   bool SettledLocked(const std::vector<std::shared_ptr<EventStream>>& opened) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   SessionMachine::Facts FactsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::set<std::string> ServedSocketsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes a DeclareAll result (which declared all of `want`) and works out
+  // which plugins are refused; logs what changed. True when that changed.
+  bool RecordRefusalsLocked(const Declarations& want, const DeclareResult& result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LogAttemptLocked(const SessionMachine::AttemptResult& result, const grpc::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -134,11 +158,16 @@ class MembraneSession final : private EventStream::Observer {
   const HandleEventsMethod handle_events_;
   StreamCounters counters_;
 
-  Mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable cv_;
   Declarations wanted_ ABSL_GUARDED_BY(mu_);
   Declarations declared_ ABSL_GUARDED_BY(mu_);
   std::map<StreamKey, StreamState> streams_ ABSL_GUARDED_BY(mu_);
+  // What the membrane refused in the last complete DeclareAll, and the
+  // plugins refused for it (RefusedPlugins()).
+  std::map<std::string, grpc::Status> refused_sockets_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, grpc::Status> refused_stores_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> refused_plugins_ ABSL_GUARDED_BY(mu_);
   // The latest failure of a stream that ended before registering.
   grpc::Status registration_error_ ABSL_GUARDED_BY(mu_);
   // Bumped whenever a registered stream ends: declarations made before it

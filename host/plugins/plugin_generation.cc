@@ -75,6 +75,18 @@ bool PluginGeneration::Handle(wsproto::WebsocketEventType type,
     SendBatch sends;
     HandlerProgress* const progress = t_handler_progress;
     for (const Link& link : chain) {
+      if (link.plugin->refused()) {
+        // The membrane refused a resource this plugin declared: it is not
+        // called. It cannot have vetted a Connect, so that is rejected
+        // (failing closed, as a failing connect handler does).
+        if (ntype == NITRIC_EVENT_CONNECT) {
+          link.plugin->logger().debug(
+              "rejected connect on socket {} (connection {}): this plugin is refused",
+              request.socket_name(), request.connection_id());
+          return true;
+        }
+        continue;
+      }
       if (progress != nullptr) progress->plugin.store(link.name, std::memory_order_relaxed);
       link.plugin->WaitUntilReady();  // a reloaded plugin's state hand-over
       ClearCallError();

@@ -203,8 +203,14 @@ StatusOr<std::shared_ptr<PluginInstance>> PluginInstance::Load(const PluginFile&
   }
   host.phase.store(nitric_host::kServing, std::memory_order_release);
 
-  self->declarations_.sockets.insert(host.sockets.begin(), host.sockets.end());
-  for (const auto& [store, allow] : host.stores) self->declarations_.stores[store] |= allow;
+  Declarations& d = self->declarations_;
+  d.sockets.insert(host.sockets.begin(), host.sockets.end());
+  for (const HandlerRegistration& reg : host.registrations) d.sockets.insert(reg.socket);
+  for (const std::string& socket : d.sockets) d.socket_users[socket].insert(host.plugin_name);
+  for (const auto& [store, allow] : host.stores) {
+    d.stores[store] |= allow;
+    d.store_users[store].insert(host.plugin_name);
+  }
   return self;
 }
 
@@ -344,6 +350,17 @@ std::string PluginInstance::Summary() const {
   }
   out += "]";
   return out;
+}
+
+void PluginInstance::SetRefused(std::string reason) {
+  MutexLock lock(&refusal_mu_);
+  refusal_ = std::move(reason);
+  refused_.store(!refusal_.empty(), std::memory_order_release);
+}
+
+std::string PluginInstance::refusal() const {
+  MutexLock lock(&refusal_mu_);
+  return refusal_;
 }
 
 }  // namespace nitric::host

@@ -11,6 +11,7 @@
 // called from any thread. HandStateTo() is called by the reload builder only.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -84,6 +85,18 @@ class PluginInstance {
   const std::vector<HandlerRegistration>& handlers() const { return host_->registrations; }
   spdlog::logger& logger() const { return *host_->logger; }
 
+  // ---- refused by the membrane (docs/ARCHITECTURE.md#membrane-session) ----
+
+  // Set (non-empty `reason`) while the membrane refuses a resource this
+  // version declared; cleared with an empty one. A refused plugin stays
+  // loaded, but its handlers are not called (a Connect it would have seen is
+  // rejected: it could not vet it). Thread-safe; refused() is one atomic load
+  // for the event path.
+  void SetRefused(std::string reason);
+  bool refused() const { return refused_.load(std::memory_order_acquire); }
+  // Why it is refused (the membrane's error and what to do), or empty.
+  std::string refusal() const;
+
   // One line for logs and --check: name, version, file, sockets, stores,
   // handlers.
   std::string Summary() const;
@@ -130,6 +143,10 @@ class PluginInstance {
   std::string version_;
   Declarations declarations_;
   std::chrono::milliseconds handoff_timeout_{10000};
+
+  std::atomic<bool> refused_{false};
+  mutable Mutex refusal_mu_;
+  std::string refusal_ ABSL_GUARDED_BY(refusal_mu_);
 
   Mutex successor_mu_;
   std::shared_ptr<PluginInstance> successor_ ABSL_GUARDED_BY(successor_mu_);
