@@ -245,7 +245,13 @@ class HostApp {
 
   void OnReady() {
     const auto generation = reload_->current();
-    const std::set<std::string> sockets = session_->ServedSockets();
+    // This generation's sockets that have streams (not those only refused
+    // plugins use; sockets of earlier generations keep theirs unmentioned).
+    std::set<std::string> sockets;
+    const std::set<std::string> served = session_->ServedSockets();
+    for (const std::string& socket : generation->declarations().sockets) {
+      if (served.count(socket) != 0) sockets.insert(socket);
+    }
     const size_t refused = session_->RefusedPlugins().size();
     spdlog::info("ready: {} socket(s) registered ({} streams), generation {}{}", sockets.size(),
                  sockets.size() * 3, generation->number(),
