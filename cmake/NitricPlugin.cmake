@@ -50,7 +50,11 @@ function(nitric_add_plugin name)
     -Wall -Wextra -Werror)
   # Every symbol must resolve at link time: a plugin that needs something the
   # host does not provide fails here, not at dlopen in production.
-  target_link_options(${name} PRIVATE -Wl,--no-undefined
-    -Wl,--version-script=${NITRIC_PLUGIN_VERSION_SCRIPT})
+  # (Not in the fuzz build: clang links its sanitizer runtimes into the
+  # executable only, so a plugin resolves them from the fuzzer at dlopen.)
+  if(NOT NITRIC_FUZZ)
+    target_link_options(${name} PRIVATE -Wl,--no-undefined)
+  endif()
+  target_link_options(${name} PRIVATE -Wl,--version-script=${NITRIC_PLUGIN_VERSION_SCRIPT})
   set_property(TARGET ${name} APPEND PROPERTY LINK_DEPENDS ${NITRIC_PLUGIN_VERSION_SCRIPT})
 endfunction()
