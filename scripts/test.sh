@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the suite needs, builds everything and runs the whole test
 # suite (unit, integration, end-to-end with real Node clients, benchmark smoke
-# runs), then the clang -Wthread-safety build of the host libraries. This is
+# runs), then the clang -Wthread-safety build of the host libraries and the
+# fuzz targets (scripts/fuzz.sh, 60 s each; FUZZ_SECONDS overrides). This is
 # the command CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,3 +34,6 @@ done
 # The lock annotations are checked only by clang: build the host libraries
 # once more with clang -Wthread-safety -Werror (a separate build folder).
 JOBS=$jobs bash scripts/thread-safety.sh "${build_dir}-thread-safety"
+
+# The libFuzzer targets (clang), FUZZ_SECONDS each (default 60).
+JOBS=$jobs bash scripts/fuzz.sh "${build_dir}-fuzz"
