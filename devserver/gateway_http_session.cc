@@ -14,6 +14,7 @@
 #include "devserver/gateway_core.h"
 #include "devserver/gateway_origin.h"
 #include "devserver/gateway_ws_session.h"
+#include "nitric/proto/event_type.h"
 
 namespace nitric::devserver {
 
@@ -35,19 +36,6 @@ std::string NewConnectionId() {
   // unlike a seeded PRNG, and no state shared between threads.
   boost::uuids::random_generator generate;
   return boost::uuids::to_string(generate());
-}
-
-std::string_view EventTypeName(wsproto::WebsocketEventType type) {
-  switch (type) {
-    case wsproto::WebsocketEventType::Connect:
-      return "connect";
-    case wsproto::WebsocketEventType::Disconnect:
-      return "disconnect";
-    case wsproto::WebsocketEventType::Message:
-      return "message";
-    default:
-      return "unknown";
-  }
 }
 
 void AppendJsonString(std::string_view text, std::string* out) {
@@ -201,7 +189,7 @@ void HttpSession::ServeStatus() {
   for (const auto type : core_.sink().RegisteredTypes(socket_)) {
     if (!first) body += ',';
     first = false;
-    AppendJsonString(EventTypeName(type), &body);
+    AppendJsonString(proto::EventTypeName(type), &body);
   }
   body += "],\"connections\":" + std::to_string(core_.OpenCount(socket_)) + "}\n";
   Respond(http::status::ok, "application/json", std::move(body));

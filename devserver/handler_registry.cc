@@ -1,4 +1,5 @@
 #include "devserver/handler_registry.h"
+#include "nitric/proto/event_type.h"
 
 #include <algorithm>
 #include <charconv>
@@ -27,7 +28,7 @@ DeliveryResult Failed(std::string why) {
 }
 
 std::string PairName(const std::string& socket, wsproto::WebsocketEventType type) {
-  return "socket '" + socket + "' event '" + EventTypeName(type) + "'";
+  return "socket '" + socket + "' event '" + proto::EventTypeName(type) + "'";
 }
 
 double Seconds(std::chrono::milliseconds d) { return std::chrono::duration<double>(d).count(); }
@@ -40,19 +41,6 @@ std::chrono::milliseconds DeadlineTick(std::chrono::milliseconds timeout) {
 }
 
 }  // namespace
-
-std::string EventTypeName(wsproto::WebsocketEventType type) {
-  switch (type) {
-    case wsproto::Connect:
-      return "connect";
-    case wsproto::Disconnect:
-      return "disconnect";
-    case wsproto::Message:
-      return "message";
-    default:
-      return "type " + std::to_string(static_cast<int>(type));
-  }
-}
 
 // ---- Stream ----------------------------------------------------------------
 

@@ -37,9 +37,6 @@
 
 namespace nitric::devserver {
 
-// "connect", "disconnect", "message" (as the SDKs name them), or "type N".
-std::string EventTypeName(wsproto::WebsocketEventType type);
-
 struct HandlerRegistryOptions {
   // An event not answered by then fails its delivery: a Connect is refused,
   // a message's connection is closed, a Disconnect is given up.

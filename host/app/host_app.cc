@@ -29,6 +29,7 @@
 #include "host/plugins/generation_loader.h"
 #include "host/reload/folder_watcher.h"
 #include "host/reload/reload_controller.h"
+#include "nitric/proto/event_type.h"
 
 namespace nitric::host {
 
@@ -44,17 +45,6 @@ constexpr auto kCloseGrace = 5s;
 // reading (Dispatcher::HasRoom). Not a config key (the issue names none): a
 // bound against unlimited buffering, far above what a healthy host queues.
 constexpr size_t kMaxQueuedEvents = 16384;
-
-const char* EventTypeName(wsproto::WebsocketEventType type) {
-  switch (type) {
-    case wsproto::Connect:
-      return "Connect";
-    case wsproto::Disconnect:
-      return "Disconnect";
-    default:
-      return "Message";
-  }
-}
 
 bool BuildMode() {
   const char* env = std::getenv("NITRIC_ENVIRONMENT");
@@ -314,7 +304,7 @@ class HostApp {
       spdlog::error(
           "still running: handler of plugin {} for the {} event of connection {} on socket {}, "
           "for at least {} ms{}",
-          h.plugin.empty() ? "?" : h.plugin, EventTypeName(h.type), h.connection, h.socket,
+          h.plugin.empty() ? "?" : h.plugin, proto::EventTypeName(h.type), h.connection, h.socket,
           h.elapsed.count(), h.timed_out ? " (past host.handler_timeout_ms, answered)" : "");
     }
   }

@@ -1,4 +1,5 @@
 #include "host/dispatch/dispatcher.h"
+#include "nitric/proto/event_type.h"
 
 #include <sched.h>
 
@@ -49,17 +50,6 @@ std::chrono::milliseconds TickFor(const Dispatcher::Options& options) {
   using std::chrono::milliseconds;
   if (options.handler_timeout.count() <= 0) return milliseconds(50);
   return std::clamp(options.handler_timeout / 4, milliseconds(5), milliseconds(50));
-}
-
-const char* TypeName(wsproto::WebsocketEventType type) {
-  switch (type) {
-    case wsproto::Connect:
-      return "Connect";
-    case wsproto::Disconnect:
-      return "Disconnect";
-    default:
-      return "Message";
-  }
 }
 
 }  // namespace
@@ -162,7 +152,7 @@ Event* Dispatcher::Submit(Event* event) {
       spdlog::debug(
           "connection {} on socket {} is closing for a full queue: {} event answered "
           "without running",
-          request.connection_id(), request.socket_name(), TypeName(event->type));
+          request.connection_id(), request.socket_name(), proto::EventTypeName(event->type));
     }
     // Never blocks on the network (EventReplier), so fine on a stream thread.
     event->reply_to->Reply(std::move(*event->message.mutable_id()),
@@ -391,14 +381,14 @@ bool Dispatcher::Run(Worker* self, Event* event) {
         // Handle() promises not to throw; the event is owed an answer anyway,
         // and a connect whose handlers did not finish is not let in.
         spdlog::error("handler chain threw for {} event of connection {}",
-                      wsproto::WebsocketEventType_Name(event->type),
+                      proto::EventTypeName(event->type),
                       event->message.websocket_event_request().connection_id());
         reject = event->type == wsproto::Connect;
       }
     }
     const auto& request = event->message.websocket_event_request();
     if (spdlog::should_log(spdlog::level::trace)) {
-      spdlog::trace("{} event {} of {}/{}: {}", wsproto::WebsocketEventType_Name(event->type),
+      spdlog::trace("{} event {} of {}/{}: {}", proto::EventTypeName(event->type),
                     event->message.id(), request.socket_name(), request.connection_id(),
                     reject ? "reject" : "accept");
     }
@@ -415,9 +405,9 @@ bool Dispatcher::Run(Worker* self, Event* event) {
           "handler of plugin {} for the {} event of connection {} on socket {} returned {} ms "
           "after it timed out (it ran at least {} ms); its result ({}) is dropped: the host "
           "answered that event already",
-          plugin != nullptr ? *plugin : "?", TypeName(event->type), request.connection_id(),
-          request.socket_name(), late.count(), (self->elapsed_at_timeout + late).count(),
-          reject ? "reject" : "accept");
+          plugin != nullptr ? *plugin : "?", proto::EventTypeName(event->type),
+          request.connection_id(), request.socket_name(), late.count(),
+          (self->elapsed_at_timeout + late).count(), reject ? "reject" : "accept");
     }
   }
   if (answered_here) event->reply_to.reset();
@@ -453,7 +443,8 @@ void Dispatcher::WatchLoop() {
           "handler of plugin {} has run {} ms (host.handler_timeout_ms is {}) on the {} event of "
           "connection {} on socket {}: {}; its worker no longer counts toward the pool",
           what.plugin.empty() ? "?" : what.plugin, what.elapsed.count(),
-          options_.handler_timeout.count(), TypeName(what.type), what.connection, what.socket,
+          options_.handler_timeout.count(), proto::EventTypeName(what.type), what.connection,
+          what.socket,
           what.type == wsproto::Connect ? "rejecting the connect"
           : close                       ? "answering it and closing the connection"
                                         : "answering it");

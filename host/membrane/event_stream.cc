@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "host/membrane/channel.h"
+#include "nitric/proto/event_type.h"
 
 namespace nitric::host {
 
@@ -137,7 +138,7 @@ void EventStream::OnReadDone(bool ok) {
     case EventStreamMachine::Message::kIgnore:
       if (!(report_registered && is_ack)) {
         spdlog::debug("stream {}/{}: ignoring a server message without an event", socket_,
-                      wsproto::WebsocketEventType_Name(type_));
+                      proto::EventTypeName(type_));
       }
       break;
     case EventStreamMachine::Message::kDrop:
@@ -165,7 +166,7 @@ void EventStream::OnUnusableMessage(size_t size) {
       "stream {}/{}: the membrane sent a message of {} bytes that is not a valid ServerMessage "
       "(see the protobuf error above); its event cannot be answered, so the membrane fails it. "
       "Cancelling this stream and registering it again; the other streams go on",
-      socket_, wsproto::WebsocketEventType_Name(type_), size);
+      socket_, proto::EventTypeName(type_), size);
   EventStreamMachine::Actions actions;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -204,7 +205,7 @@ void EventStream::OnWriteDone(bool ok) {
     spdlog::warn(
         "stream {}/{}: a write to the membrane failed; cancelling this stream and "
         "registering it again",
-        socket_, wsproto::WebsocketEventType_Name(type_));
+        socket_, proto::EventTypeName(type_));
   }
   Perform(actions);
 }

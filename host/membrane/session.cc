@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "host/membrane/declare.h"
+#include "nitric/proto/event_type.h"
 
 namespace nitric::host {
 
@@ -19,7 +20,7 @@ std::string Describe(const grpc::Status& status) {
 }
 
 std::string StreamName(const std::string& socket, wsproto::WebsocketEventType type) {
-  return socket + "/" + wsproto::WebsocketEventType_Name(type);
+  return socket + "/" + proto::EventTypeName(type);
 }
 
 }  // namespace

@@ -6,23 +6,9 @@
 #include <utility>
 
 #include "host/plugins/host_context.h"
+#include "nitric/proto/event_type.h"
 
 namespace nitric::host {
-namespace {
-
-nitric_event_type ToNitric(wsproto::WebsocketEventType type) {
-  switch (type) {
-    case wsproto::Connect:
-      return NITRIC_EVENT_CONNECT;
-    case wsproto::Disconnect:
-      return NITRIC_EVENT_DISCONNECT;
-    default:
-      return NITRIC_EVENT_MESSAGE;
-  }
-}
-
-}  // namespace
-
 const std::string* InternPluginName(std::string_view name) {
   static std::mutex mu;
   static auto* names = new std::set<std::string, std::less<>>;  // never freed: see generation.h
@@ -59,7 +45,7 @@ std::shared_ptr<PluginInstance> PluginGeneration::FindByFile(std::string_view fi
 
 bool PluginGeneration::Handle(wsproto::WebsocketEventType type,
                               const wsproto::WebsocketEventRequest& request) const {
-  const nitric_event_type ntype = ToNitric(type);
+  const nitric_event_type ntype = proto::ToNitricEventType(type);
   try {
     auto it = chains_.find(std::string_view(request.socket_name()));
     if (it == chains_.end()) return false;

@@ -80,7 +80,7 @@ TEST_F(IsolationTest, HandlerPastTheTimeoutClosesItsConnectionAndItsLateResultIs
   EXPECT_TRUE(stuck->WaitClosed(kExitDeadline).has_value())
       << "the connection of a handler past host.handler_timeout_ms was not closed";
   EXPECT_TRUE(host_.WaitForStderr("handler of plugin blocker has run ", kExitDeadline));
-  EXPECT_NE(host_.stderr_text().find("(host.handler_timeout_ms is 300) on the Message event of "
+  EXPECT_NE(host_.stderr_text().find("(host.handler_timeout_ms is 300) on the message event of "
                                      "connection "),
             std::string::npos);
 
@@ -120,7 +120,7 @@ TEST_F(IsolationTest, SigtermWithAStuckHandlerExitsOneAtItsDeadlineAndNamesTheHa
   const std::string log = host_.stderr_text();
   EXPECT_NE(log.find("stopping took longer than host.shutdown_timeout_ms (500 ms)"),
             std::string::npos);
-  EXPECT_NE(log.find("still running: handler of plugin blocker for the Message event of "
+  EXPECT_NE(log.find("still running: handler of plugin blocker for the message event of "
                      "connection "),
             std::string::npos);
   EXPECT_NE(log.find(" on socket blocker, for at least "), std::string::npos);

@@ -337,14 +337,14 @@ TEST_F(StreamFailureTest, AnUnparseableEventFailsOnlyItsStream) {
       << "status " << spoiled.http_status << ": " << spoiled.error;
   const size_t size = relay_->spoiled_size();
   ASSERT_GT(size, 0u) << "the relay did not spoil the connect";
-  EXPECT_TRUE(host_.WaitForStderr("stream ctest/Connect: the membrane sent a message of " +
+  EXPECT_TRUE(host_.WaitForStderr("stream ctest/connect: the membrane sent a message of " +
                                       std::to_string(size) + " bytes that is not a valid",
                                   20s))
       << "the unusable message is not logged with socket, type and size";
 
   // That stream alone is registered again...
-  ASSERT_TRUE(relay_->WaitAcks(connect, 2, 30s)) << "ctest/Connect was not registered again";
-  EXPECT_TRUE(host_.WaitForStderr("stream ctest/Connect failed; registering it again", 30s));
+  ASSERT_TRUE(relay_->WaitAcks(connect, 2, 30s)) << "ctest/connect was not registered again";
+  EXPECT_TRUE(host_.WaitForStderr("stream ctest/connect failed; registering it again", 30s));
   // ...and later connects on that socket are answered.
   auto after = Connect("ctest");
   ASSERT_TRUE(after);
