@@ -141,7 +141,7 @@ void OnFatalSignal(int signo, siginfo_t* /*info*/, void* /*context*/) {
 
 }  // namespace
 
-bool InstallCrashRecorder(int state_dir_fd, std::string* error) {
+Status InstallCrashRecorder(int state_dir_fd) {
   g_state_dir_fd = state_dir_fd;
   struct sigaction action {};
   action.sa_sigaction = &OnFatalSignal;
@@ -149,12 +149,11 @@ bool InstallCrashRecorder(int state_dir_fd, std::string* error) {
   action.sa_flags = SA_SIGINFO;
   for (int i = 0; i < kSignalCount; ++i) {
     if (::sigaction(kSignals[i], &action, &g_previous[i]) != 0) {
-      *error = std::string("cannot install the crash handler for ") + SignalName(kSignals[i]) +
-               ": " + std::strerror(errno);
-      return false;
+      return Status(NITRIC_ERR_INTERNAL, std::string("cannot install the crash handler for ") +
+                                             SignalName(kSignals[i]) + ": " + std::strerror(errno));
     }
   }
-  return true;
+  return Status::Ok();
 }
 
 }  // namespace nitric::host

@@ -15,12 +15,14 @@
 
 #include <string>
 
+#include "host/base/status.h"
+
 namespace nitric::host {
 
 // Installs the handler; the records go into the folder open at `state_dir_fd`
 // (kept open, never closed). Call once, before the first plugin is loaded.
-// False with *error when a sigaction fails.
-bool InstallCrashRecorder(int state_dir_fd, std::string* error);
+// An error when a sigaction fails.
+Status InstallCrashRecorder(int state_dir_fd);
 
 // Record files are "<kCrashRecordPrefix><sha256>" in the state folder.
 inline constexpr char kCrashRecordPrefix[] = "crash-";

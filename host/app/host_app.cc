@@ -176,11 +176,11 @@ class HostApp {
     std::error_code ec;
     std::filesystem::path dir = ResolveStateDir(cli_.state_dir, config_.state_dir);
     dir = std::filesystem::absolute(dir, ec);
-    std::string error;
-    const int fd = OpenStateDir(dir, &error);
-    if (fd < 0 || !InstallCrashRecorder(fd, &error)) {
+    StatusOr<int> fd = OpenStateDir(dir);
+    Status installed = fd.ok() ? InstallCrashRecorder(fd.value()) : fd.status();
+    if (!installed.ok()) {
       spdlog::warn("{}: crash quarantine is off (a plugin that crashes the host is not recorded)",
-                   error);
+                   installed.message());
       dir.clear();
     } else {
       spdlog::info("crash quarantine records in {}", dir.string());

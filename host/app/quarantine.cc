@@ -55,20 +55,20 @@ fs::path ResolveStateDir(const std::optional<fs::path>& cli, const fs::path& con
   return ".nitric-host";
 }
 
-int OpenStateDir(const fs::path& dir, std::string* error) {
+StatusOr<int> OpenStateDir(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     fs::create_directories(dir, ec);
     if (ec) {
-      *error = fmt::format("cannot create the state folder {}: {}", dir.string(), ec.message());
-      return -1;
+      return Status(NITRIC_ERR_INTERNAL, fmt::format("cannot create the state folder {}: {}",
+                                                     dir.string(), ec.message()));
     }
     ::chmod(dir.c_str(), 0700);  // only the host reads and writes its records
   }
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
-    *error = fmt::format("cannot open the state folder {}: {}", dir.string(), std::strerror(errno));
-    return -1;
+    return Status(NITRIC_ERR_INTERNAL, fmt::format("cannot open the state folder {}: {}",
+                                                   dir.string(), std::strerror(errno)));
   }
   return fd;
 }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "host/app/cli.h"
+#include "host/base/status.h"
 #include "host/config/config.h"
 
 namespace nitric::host {
@@ -39,8 +40,8 @@ std::filesystem::path ResolveStateDir(const std::optional<std::filesystem::path>
                                       const std::filesystem::path& configured);
 
 // Creates the folder (mode 0700) if needed and opens it (O_DIRECTORY,
-// O_CLOEXEC). -1 with *error when it cannot.
-int OpenStateDir(const std::filesystem::path& dir, std::string* error);
+// O_CLOEXEC): the descriptor, or why it cannot.
+StatusOr<int> OpenStateDir(const std::filesystem::path& dir);
 
 // Every record in `dir`, in file name order. A folder that does not exist
 // has none; an unreadable folder or record adds a line to *problems.
