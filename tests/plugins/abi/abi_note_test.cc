@@ -11,8 +11,8 @@
 
 #include <gtest/gtest.h>
 
-#include "host/plugins/elf_check.h"
 #include "../plugin_test_support.h"
+#include "host/plugins/elf_check.h"
 
 namespace nitric::host::testing {
 namespace {
