@@ -22,6 +22,7 @@
 
 #include "host/dispatch/dispatcher.h"
 #include "host/plugins/generation_loader.h"
+#include "nitric/proto/event_type.h"
 
 namespace fs = std::filesystem;
 namespace nh = nitric::host;
@@ -55,21 +56,6 @@ class Replier final : public nh::EventReplier {
   uint64_t answers_ = 0;
   std::string last_id_;
 };
-
-// As TypeOf in event_stream.cc: the request's own type, else the stream's.
-wsproto::WebsocketEventType TypeOf(const wsproto::WebsocketEventRequest& request,
-                                   wsproto::WebsocketEventType stream_type) {
-  switch (request.websocket_event_case()) {
-    case wsproto::WebsocketEventRequest::kConnection:
-      return wsproto::Connect;
-    case wsproto::WebsocketEventRequest::kDisconnection:
-      return wsproto::Disconnect;
-    case wsproto::WebsocketEventRequest::kMessage:
-      return wsproto::Message;
-    default:
-      return stream_type;
-  }
-}
 
 struct Fixture {
   fs::path folder;
@@ -129,7 +115,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static constexpr wsproto::WebsocketEventType kStreamTypes[] = {
       wsproto::Connect, wsproto::Disconnect, wsproto::Message};
   const std::string id = message.id();
-  event->type = TypeOf(message.websocket_event_request(), kStreamTypes[size % 3]);
+  event->type =
+      nitric::proto::EventTypeOf(message.websocket_event_request(), kStreamTypes[size % 3]);
   event->reply_to = fixture->replier;
   fixture->event = fixture->dispatcher->Submit(event);
   if (fixture->replier->WaitFor(++fixture->submitted) != id) std::abort();

@@ -10,22 +10,6 @@ namespace nitric::host {
 
 namespace {
 
-// The event type is in the request itself; the stream's own type is the
-// fallback for a request that carries none.
-wsproto::WebsocketEventType TypeOf(const wsproto::WebsocketEventRequest& request,
-                                   wsproto::WebsocketEventType stream_type) {
-  switch (request.websocket_event_case()) {
-    case wsproto::WebsocketEventRequest::kConnection:
-      return wsproto::Connect;
-    case wsproto::WebsocketEventRequest::kDisconnection:
-      return wsproto::Disconnect;
-    case wsproto::WebsocketEventRequest::kMessage:
-      return wsproto::Message;
-    default:
-      return stream_type;
-  }
-}
-
 // Parses `buffer` into `message` as gRPC's generated code would
 // (GenericDeserialize in grpcpp), and empties the buffer. On failure
 // `*size` is the message's size in bytes.
@@ -147,7 +131,7 @@ void EventStream::OnReadDone(bool ok) {
       // the end of the call is seen.
       break;
     case EventStreamMachine::Message::kSubmit:
-      read_event_->type = TypeOf(message.websocket_event_request(), type_);
+      read_event_->type = proto::EventTypeOf(message.websocket_event_request(), type_);
       read_event_->reply_to = self_;
       read_event_ = dispatcher_->Submit(read_event_);
       // Back-pressure: while the dispatcher holds more than its bound, stop

@@ -31,4 +31,22 @@ inline const char* EventTypeName(websockets::v1::WebsocketEventType type) {
   return nitric_event_type_name(ToNitricEventType(type));
 }
 
+// The type of an event on a HandleEvents stream: the request's own (which
+// of connection/disconnection/message it carries), else the stream's.
+inline websockets::v1::WebsocketEventType EventTypeOf(
+    const websockets::v1::WebsocketEventRequest& request,
+    websockets::v1::WebsocketEventType stream_type) {
+  using Request = websockets::v1::WebsocketEventRequest;
+  switch (request.websocket_event_case()) {
+    case Request::kConnection:
+      return websockets::v1::Connect;
+    case Request::kDisconnection:
+      return websockets::v1::Disconnect;
+    case Request::kMessage:
+      return websockets::v1::Message;
+    default:
+      return stream_type;
+  }
+}
+
 }  // namespace nitric::proto
