@@ -16,9 +16,13 @@ if(NOT DEFINED NITRIC_PLUGIN_API_INCLUDE_DIR)
   set(NITRIC_PLUGIN_API_INCLUDE_DIR ${CMAKE_CURRENT_LIST_DIR}/../plugin-api/include)
 endif()
 
-# Exports nitric_plugin_entry and nothing else.
-set(NITRIC_PLUGIN_VERSION_SCRIPT ${CMAKE_BINARY_DIR}/nitric-plugin.map)
-file(WRITE ${NITRIC_PLUGIN_VERSION_SCRIPT} "{\n  global: nitric_plugin_entry;\n  local: *;\n};\n")
+# Exports nitric_plugin_entry and nothing else. The installed package config
+# points at the installed copy (share/nitric-host/nitric-plugin.map); from the
+# source tree it is written into the build folder.
+if(NOT DEFINED NITRIC_PLUGIN_VERSION_SCRIPT)
+  set(NITRIC_PLUGIN_VERSION_SCRIPT ${CMAKE_BINARY_DIR}/nitric-plugin.map)
+  file(WRITE ${NITRIC_PLUGIN_VERSION_SCRIPT} "{\n  global: nitric_plugin_entry;\n  local: *;\n};\n")
+endif()
 
 function(nitric_add_plugin name)
   cmake_parse_arguments(ARG "" "OUTPUT_DIRECTORY;OUTPUT_NAME" "" ${ARGN})
