@@ -45,12 +45,18 @@ std::shared_ptr<PluginInstance> PluginGeneration::FindByFile(std::string_view fi
 
 bool PluginGeneration::Handle(wsproto::WebsocketEventType type,
                               const wsproto::WebsocketEventRequest& request) const {
+  return HandleWithOutcome(type, request).reject;
+}
+
+PluginGeneration::Outcome PluginGeneration::HandleWithOutcome(
+    wsproto::WebsocketEventType type, const wsproto::WebsocketEventRequest& request) const {
   const nitric_event_type ntype = proto::ToNitricEventType(type);
+  Outcome outcome;
   try {
     auto it = chains_.find(std::string_view(request.socket_name()));
-    if (it == chains_.end()) return false;
+    if (it == chains_.end()) return outcome;
     const Chain& chain = it->second[ntype];
-    if (chain.empty()) return false;
+    if (chain.empty()) return outcome;
 
     const PluginCall call = ntype == NITRIC_EVENT_CONNECT      ? PluginCall::kConnect
                             : ntype == NITRIC_EVENT_DISCONNECT ? PluginCall::kDisconnect
@@ -69,7 +75,8 @@ bool PluginGeneration::Handle(wsproto::WebsocketEventType type,
           link.plugin->logger().debug(
               "rejected connect on socket {} (connection {}): this plugin is refused",
               request.socket_name(), request.connection_id());
-          return true;
+          outcome.reject = true;
+          return outcome;
         }
         continue;
       }
@@ -97,20 +104,24 @@ bool PluginGeneration::Handle(wsproto::WebsocketEventType type,
         status = SendFailed(*failed);
         SetCallError(LastHostError());
       }
-      if (status != NITRIC_OK) LogFailure(*link.plugin, ntype, request, status);
+      if (status != NITRIC_OK) {
+        LogFailure(*link.plugin, ntype, request, status);
+        if (outcome.status == NITRIC_OK) outcome.status = status;
+      }
       if (ntype == NITRIC_EVENT_CONNECT && (status != NITRIC_OK || event.rejected)) {
         if (status == NITRIC_OK) {
           link.plugin->logger().debug("rejected connect on socket {} (connection {})",
                                       request.socket_name(), request.connection_id());
         }
-        return true;  // the first reject ends the chain
+        outcome.reject = true;  // the first reject ends the chain
+        return outcome;
       }
     }
-    return false;
+    return outcome;
   } catch (...) {
     // Only the host's own code can get here (e.g. out of memory while
     // logging). Refusing a connect is the safe answer.
-    return ntype == NITRIC_EVENT_CONNECT;
+    return Outcome{ntype == NITRIC_EVENT_CONNECT, NITRIC_ERR_INTERNAL};
   }
 }
 

@@ -34,6 +34,17 @@ class PluginGeneration final : public Generation {
 
   bool Handle(wsproto::WebsocketEventType type,
               const wsproto::WebsocketEventRequest& event) const override;
+
+  // What one event's chain came to: Handle()'s answer, and the first failure
+  // in it (a handler's non-OK status, or the error of a send it started), else
+  // NITRIC_OK. An explicit reject is not a failure. The testing host
+  // (testing/) hands the status to the test; the host itself only logs it.
+  struct Outcome {
+    bool reject = false;
+    nitric_status status = NITRIC_OK;
+  };
+  Outcome HandleWithOutcome(wsproto::WebsocketEventType type,
+                            const wsproto::WebsocketEventRequest& event) const;
   const Declarations& declarations() const override { return declarations_; }
   uint64_t number() const override { return number_; }
 
