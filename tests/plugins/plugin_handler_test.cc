@@ -222,23 +222,7 @@ TEST(HandlerChains, RunInFileNameOrderAndTheFirstRejectStopsConnect) {
   EXPECT_NE(replies[1].find("c-store"), std::string::npos) << replies[1];
 }
 
-// ---- the example plugins ----
-
-TEST(ExamplePlugins, BroadcastSendsEveryMessageToEveryConnection) {
-  ScratchFolder folder;
-  folder.Add(kExamplePlugins / "broadcast.so");
-  Loaded h;
-  h.Load(folder.path());
-  for (const char* c : {"a", "b", "c"}) EXPECT_FALSE(h.Handle(Connect("public", c)));
-  EXPECT_EQ(h.membrane.kv().at(std::string("connections") + '\0' + "b"), R"({"connectionId":"b"})");
-  h.Handle(Message("public", "a", "hello"));
-  for (const char* c : {"a", "b", "c"})
-    EXPECT_EQ(h.membrane.SentTo(c), std::vector<std::string>{"hello"});
-  h.Handle(Disconnect("public", "b"));
-  h.Handle(Message("public", "c", "bye"));
-  EXPECT_EQ(h.membrane.SentTo("b"), std::vector<std::string>{"hello"});
-  EXPECT_EQ(h.membrane.SentTo("a"), (std::vector<std::string>{"hello", "bye"}));
-}
+// ---- the example plugins as subjects (their own tests: plugins/*/*_test.cc) ----
 
 // Blocking sends, and pipelined ones (host/plugins/send_batch.h) whose
 // failure arrives after ws_send returned: the handler's call fails either way.
@@ -320,36 +304,6 @@ TEST_P(PipelinedTwin, AFailedSendRejectsTheConnect) {
 }
 
 INSTANTIATE_TEST_SUITE_P(CAndCpp, PipelinedTwin, ::testing::Values("ctest", "cpptest"));
-
-TEST(ExamplePlugins, EchoSendsBackToTheSender) {
-  ScratchFolder folder;
-  folder.Add(kExamplePlugins / "echo.so");
-  Loaded h;
-  h.Load(folder.path());
-  h.Handle(Message("echo", "a", std::string("bin\0ary", 7)));
-  EXPECT_EQ(h.membrane.SentTo("a"), std::vector<std::string>{std::string("bin\0ary", 7)});
-}
-
-TEST(ExamplePlugins, AuthGuardsTheConfiguredSockets) {
-  ScratchFolder folder;
-  folder.Add(kExamplePlugins / "auth.so");
-  folder.Add(kExamplePlugins / "echo.so");
-  Loaded h;
-  h.Load(folder.path(), toml::parse("[auth]\nsockets = [\"echo\"]\ntoken = \"s3cret\"\n"));
-  EXPECT_TRUE(h.Handle(Connect("echo", "c1")));
-  EXPECT_TRUE(h.Handle(Connect("echo", "c2", {{"token", {"s3cre"}}})));
-  EXPECT_TRUE(h.Handle(Connect("echo", "c3", {{"token", {"wrong", "s3cret"}}})));
-  EXPECT_FALSE(h.Handle(Connect("echo", "c4", {{"token", {"s3cret", "x"}}})));
-}
-
-TEST(ExamplePlugins, AuthWithSocketsButNoTokenRejectsEverything) {
-  ScratchFolder folder;
-  folder.Add(kExamplePlugins / "auth.so");
-  Loaded h;
-  h.Load(folder.path(), toml::parse("[auth]\nsockets = [\"echo\"]\n"));
-  EXPECT_TRUE(h.Handle(Connect("echo", "c1", {{"token", {""}}})));
-  EXPECT_EQ(h.log.Find({"[auth] [warning]", "no [plugins.auth] token"}).size(), 1u) << h.log.All();
-}
 
 // ---- concurrency ----
 
