@@ -249,6 +249,7 @@ grpc::Status MembraneSession::Attempt() {
   std::vector<std::shared_ptr<EventStream>> opened;
   for (const std::string& socket : ServedSocketsLocked()) {
     for (wsproto::WebsocketEventType type : kEventTypes) {
+      if (build_ended_.count(StreamKey(socket, type)) != 0) continue;
       StreamState& state = streams_[StreamKey(socket, type)];
       if (state.stream) continue;
       state.stream = std::make_shared<EventStream>(
@@ -286,8 +287,9 @@ grpc::Status MembraneSession::Attempt() {
         "no registration response within " + std::to_string(options_.call_timeout.count()) + " ms");
   }
   for (auto& stream : opened) {
-    auto it = streams_.find(StreamKey(stream->socket(), stream->type()));
-    if (it == streams_.end() || it->second.stream != stream) {
+    const StreamKey key(stream->socket(), stream->type());
+    auto it = streams_.find(key);
+    if ((it == streams_.end() || it->second.stream != stream) && build_ended_.count(key) == 0) {
       return registration_error_.ok()
                  ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                 "stream " + StreamName(stream->socket(), stream->type()) + " ended")
@@ -315,6 +317,7 @@ SessionMachine::Facts MembraneSession::FactsLocked() const {
   bool all_registered = true;
   for (const std::string& socket : ServedSocketsLocked()) {
     for (wsproto::WebsocketEventType type : kEventTypes) {
+      if (build_ended_.count(StreamKey(socket, type)) != 0) continue;
       auto it = streams_.find(StreamKey(socket, type));
       if (it == streams_.end()) {
         all_open = false;
@@ -386,9 +389,11 @@ void MembraneSession::OnEnded(EventStream* stream, const grpc::Status& status, b
       registration_error_ =
           grpc::Status(status.error_code(), "register " + name + ": " + status.error_message());
       break;
+    case SessionMachine::StreamEnd::kBuildEnded:
+      build_ended_.insert(StreamKey(stream->socket(), stream->type()));
+      break;
     case SessionMachine::StreamEnd::kOutageStarted:
     case SessionMachine::StreamEnd::kOutageGoesOn:
-    case SessionMachine::StreamEnd::kBuildEnded:
       if (end == SessionMachine::StreamEnd::kOutageStarted) {
         spdlog::warn("membrane ended stream {} ({}); re-registering", name, Describe(status));
       } else if (end == SessionMachine::StreamEnd::kOutageGoesOn) {

@@ -168,6 +168,10 @@ class MembraneSession final : private EventStream::Observer {
   std::map<std::string, grpc::Status> refused_sockets_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, grpc::Status> refused_stores_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> refused_plugins_ ABSL_GUARDED_BY(mu_);
+  // Build mode: streams that registered and that the membrane then ended
+  // (how Nitric's collector says it has them). They count as registered and
+  // are never opened again.
+  std::set<StreamKey> build_ended_ ABSL_GUARDED_BY(mu_);
   // The latest failure of a stream that ended before registering.
   grpc::Status registration_error_ ABSL_GUARDED_BY(mu_);
   // Bumped whenever a registered stream ends: declarations made before it
