@@ -92,10 +92,22 @@ std::string Usage() {
          "                          gets HTTP 504 (default 10)\n"
          "  --max-connections N     connections per socket; past it HTTP 503\n"
          "                          (default 10000)\n"
+         "  --collect FILE          do not serve: act as the collector of Nitric's\n"
+         "                          `nitric up` (see below)\n"
          "  --help                  print this text and exit\n"
          "\n"
          "Point a service at it with SERVICE_ADDRESS=HOST:PORT. SIGINT/SIGTERM stop it\n"
-         "cleanly (clients closed with 1001, KV flushed).\n";
+         "cleanly (clients closed with 1001, KV flushed).\n"
+         "\n"
+         "Collecting (what `nitric up` does before deploying):\n"
+         "  nitric-dev-membrane --collect FILE [--listen HOST:PORT] [-- COMMAND [ARG...]]\n"
+         "acknowledges every declaration and HandleEvents registration, ends each stream\n"
+         "once acknowledged, and writes the websockets, stores, policies and the handlers\n"
+         "per socket and event type as JSON to FILE ('-' for stdout). With COMMAND it runs\n"
+         "the service itself, with SERVICE_ADDRESS and NITRIC_ENVIRONMENT=build set, and\n"
+         "finishes when it exits; without, it finishes on SIGINT/SIGTERM. Exit status 0\n"
+         "when FILE was written; 1, leaving FILE alone, when a websocket lacks a handler\n"
+         "for connect, disconnect or message, or the service failed.\n";
 }
 
 bool ParseCommandLine(int argc, const char* const* argv, CommandLine* out, std::string* error) {
@@ -105,6 +117,10 @@ bool ParseCommandLine(int argc, const char* const* argv, CommandLine* out, std::
     if (arg == "--help" || arg == "-h") {
       result.help = true;
       continue;
+    }
+    if (arg == "--") {
+      result.command.assign(argv + i + 1, argv + argc);
+      break;
     }
     std::string_view name = arg;
     std::string_view value;
@@ -116,7 +132,7 @@ bool ParseCommandLine(int argc, const char* const* argv, CommandLine* out, std::
     }
     bool known = name == "--listen" || name == "--gateway-port" || name == "--data" ||
                  name == "--socket-port" || name == "--allow-origin" ||
-                 name == "--connect-timeout" || name == "--max-connections";
+                 name == "--connect-timeout" || name == "--max-connections" || name == "--collect";
     if (!known) {
       *error = "unknown argument '" + std::string(arg) + "'";
       return false;
@@ -159,6 +175,12 @@ bool ParseCommandLine(int argc, const char* const* argv, CommandLine* out, std::
             std::string(value) + "'";
         return false;
       }
+    } else if (name == "--collect") {
+      if (value.empty()) {
+        *error = "--collect expects a file to write (or '-' for stdout)";
+        return false;
+      }
+      result.collect = std::string(value);
     } else if (name == "--max-connections") {
       if (!ParseCount(value, &result.options.max_connections)) {
         *error =
@@ -176,6 +198,14 @@ bool ParseCommandLine(int argc, const char* const* argv, CommandLine* out, std::
       }
       result.options.socket_ports[std::string(value.substr(0, eq))] = port;
     }
+  }
+  if (!result.command.empty() && !result.collect) {
+    *error = "a command after '--' is only run with --collect FILE";
+    return false;
+  }
+  if (result.collect && !result.command.empty() && result.command.front().empty()) {
+    *error = "the command after '--' is empty";
+    return false;
   }
   *out = std::move(result);
   return true;

@@ -2,12 +2,15 @@
 //   nitric-dev-membrane [--listen HOST:PORT] [--gateway-port PORT] [--data DIR]
 //                       [--socket-port NAME=PORT ...] [--allow-origin PATTERN ...]
 //                       [--connect-timeout SECONDS] [--max-connections N] [--help]
+//   nitric-dev-membrane --collect FILE [--listen HOST:PORT] [-- COMMAND [ARG...]]
 // Every option also accepts the --name=value form.
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "devserver/dev_membrane.h"
 
@@ -16,6 +19,11 @@ namespace nitric::devserver {
 struct CommandLine {
   DevMembraneOptions options;  // defaults: 127.0.0.1:50051, 4001, .nitric
   bool help = false;
+  // --collect FILE: run as Nitric's build-time collector instead of a
+  // membrane, and write what was collected to FILE ("-": stdout).
+  std::optional<std::string> collect;
+  // With --collect, everything after "--": the service to run in build mode.
+  std::vector<std::string> command;
 };
 
 // Parses argv[1..argc). Returns false with a one-line reason in `*error` on

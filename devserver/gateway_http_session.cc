@@ -1,7 +1,6 @@
 #include "devserver/gateway_http_session.h"
 
 #include <chrono>
-#include <cstdio>
 #include <string_view>
 #include <utility>
 
@@ -14,6 +13,7 @@
 #include "devserver/gateway_core.h"
 #include "devserver/gateway_origin.h"
 #include "devserver/gateway_ws_session.h"
+#include "devserver/json_text.h"
 #include "nitric/proto/event_type.h"
 
 namespace nitric::devserver {
@@ -36,23 +36,6 @@ std::string NewConnectionId() {
   // unlike a seeded PRNG, and no state shared between threads.
   boost::uuids::random_generator generate;
   return boost::uuids::to_string(generate());
-}
-
-void AppendJsonString(std::string_view text, std::string* out) {
-  out->push_back('"');
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned>(c));
-      out->append(escaped);
-    } else {
-      out->push_back(c);
-    }
-  }
-  out->push_back('"');
 }
 
 std::string_view Target(const http::request<http::string_body>& request) {

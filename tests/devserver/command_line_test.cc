@@ -70,6 +70,22 @@ TEST(CommandLine, Help) {
   EXPECT_NE(Usage().find("--listen HOST:PORT"), std::string::npos);
 }
 
+TEST(CommandLine, CollectTakesAFileAndTheCommandAfterDoubleDash) {
+  Parsed p = Parse({"--collect", "spec.json", "--listen", "127.0.0.1:0", "--", "nitric-host",
+                    "--listen", "--config=x"});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.cl.collect, "spec.json");
+  EXPECT_EQ(p.cl.options.listen, "127.0.0.1:0");
+  EXPECT_EQ(p.cl.command, (std::vector<std::string>{"nitric-host", "--listen", "--config=x"}));
+
+  Parsed bare = Parse({"--collect=-"});
+  ASSERT_TRUE(bare.ok) << bare.error;
+  EXPECT_EQ(bare.cl.collect, "-");
+  EXPECT_TRUE(bare.cl.command.empty());
+  EXPECT_FALSE(Parse({}).cl.collect.has_value());
+  EXPECT_NE(Usage().find("--collect FILE"), std::string::npos);
+}
+
 TEST(CommandLine, RejectsBadInputWithAReason) {
   const std::vector<std::vector<const char*>> bad = {
       {"--bogus"},
@@ -93,6 +109,9 @@ TEST(CommandLine, RejectsBadInputWithAReason) {
       {"--connect-timeout", "100000"},
       {"--max-connections", "0"},
       {"--max-connections", "many"},
+      {"--collect", ""},
+      {"--", "nitric-host"},
+      {"--collect", "x.json", "--", ""},
       {"positional"},
   };
   for (const auto& args : bad) {
