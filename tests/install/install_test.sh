@@ -35,7 +35,14 @@ expected=(
   lib/systemd/system/nitric-host.service
   share/nitric-host/nitric-host.toml
   share/nitric-host/nitric-plugin.map
+  include/nitric/testing.hpp
+  lib/nitric-host/libnitric-plugin-testing.so
+  lib/nitric-host/libnitric-plugin-testing.so.1
+  lib/nitric-host/libnitric-plugin-testing.so.1.1.0
 )
+# The imported locations of NitricPlugin::testing, per build configuration.
+config=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" | tr '[:upper:]' '[:lower:]')
+expected+=("lib/cmake/NitricPlugin/NitricPluginTargets-${config:-noconfig}.cmake")
 # Every header of plugin-api/include/nitric, and every example plugin source.
 while IFS= read -r f; do expected+=("include/nitric/${f#"$src"/plugin-api/include/nitric/}"); done \
   < <(find "$src/plugin-api/include/nitric" -type f \( -name '*.h' -o -name '*.hpp' \))
@@ -113,6 +120,7 @@ try_find() { # try_find VERSION COMPONENTS...
 try_find "$abi" api || { cat "$work/find.log"; fail "find_package(NitricPlugin $abi COMPONENTS api) failed"; }
 grep -q "NitricPlugin $abi" "$work/find.log" || fail "NitricPlugin_VERSION is not $abi"
 try_find 1.0 || { cat "$work/find.log"; fail "find_package(NitricPlugin 1.0) failed"; }
+try_find 1.1 testing || { cat "$work/find.log"; fail "find_package(NitricPlugin 1.1 COMPONENTS testing) failed"; }
 major=${abi%%.*}
 # Another major, newer or older, is refused.
 try_find "$((major + 1)).0" && fail "find_package(NitricPlugin $((major + 1)).0) accepted ABI $abi"

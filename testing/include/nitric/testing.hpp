@@ -25,8 +25,8 @@
 // Link the target NitricPlugin::testing (find_package(NitricPlugin 1.1
 // CONFIG)): one shared library, libnitric-plugin-testing.so, holding the
 // host's plugin loader, dispatcher and config parser. It needs Protocol
-// Buffers, spdlog and fmt at run time (it loads them itself), not gRPC, and
-// exports nothing but this header's names.
+// Buffers, spdlog, fmt and toml++ at run time (it loads them itself), not
+// gRPC, and exports nothing but this header's names.
 //
 // WHAT IS THE REAL HOST'S, AND WHAT IS NOT
 //   - Loading: every Load() and Reload() goes through the host's
