@@ -1,9 +1,11 @@
 #include "testing/memory_membrane.h"
 
-#include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
+#include <algorithm>
+#include <vector>
 
 #include <fmt/format.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 
 namespace nitric::testing {
 
@@ -11,21 +13,61 @@ using host::Status;
 
 namespace {
 
+// JSON text of `value` with the keys of every object sorted bytewise. The
+// protobuf JSON printer writes a Struct's keys in its map's order, which
+// changes from one process to the next; a test must be able to compare
+// values as text. Scalars are printed by protobuf itself, so numbers and
+// escapes read as from a real membrane.
+bool PrintSorted(const google::protobuf::Value& value, std::string* out) {
+  const google::protobuf::util::JsonPrintOptions options;
+  switch (value.kind_case()) {
+    case google::protobuf::Value::kStructValue: {
+      std::vector<const std::string*> keys;
+      for (const auto& [key, unused] : value.struct_value().fields()) keys.push_back(&key);
+      std::sort(keys.begin(), keys.end(), [](auto* a, auto* b) { return *a < *b; });
+      out->push_back('{');
+      for (const std::string* key : keys) {
+        if (out->back() != '{') out->push_back(',');
+        google::protobuf::Value name;
+        name.set_string_value(*key);
+        std::string quoted;
+        if (!google::protobuf::util::MessageToJsonString(name, &quoted, options).ok()) return false;
+        out->append(quoted).push_back(':');
+        if (!PrintSorted(value.struct_value().fields().at(*key), out)) return false;
+      }
+      out->push_back('}');
+      return true;
+    }
+    case google::protobuf::Value::kListValue: {
+      out->push_back('[');
+      for (const google::protobuf::Value& item : value.list_value().values()) {
+        if (out->back() != '[') out->push_back(',');
+        if (!PrintSorted(item, out)) return false;
+      }
+      out->push_back(']');
+      return true;
+    }
+    default: {
+      std::string scalar;
+      if (!google::protobuf::util::MessageToJsonString(value, &scalar, options).ok()) return false;
+      out->append(scalar);
+      return true;
+    }
+  }
+}
+
 // The gRPC client's conversion (grpc_membrane_client.cc, KvSet then KvGet):
-// JSON text -> google.protobuf.Struct -> JSON text.
+// JSON text -> google.protobuf.Struct -> JSON text, keys sorted.
 Status NormaliseJson(std::string_view json, std::string* out) {
-  google::protobuf::Struct value;
+  google::protobuf::Value value;
   auto parsed = google::protobuf::util::JsonStringToMessage(
-      google::protobuf::StringPiece(json.data(), json.size()), &value);
+      google::protobuf::StringPiece(json.data(), json.size()), value.mutable_struct_value());
   if (!parsed.ok()) {
     return Status(NITRIC_ERR_INVALID_ARGUMENT, "value is not a JSON object: " + parsed.ToString());
   }
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
   out->clear();
-  auto printed = google::protobuf::util::MessageToJsonString(value, out, options);
-  if (!printed.ok()) {
-    return Status(NITRIC_ERR_INTERNAL, "value is not representable as JSON: " + printed.ToString());
+  if (!PrintSorted(value, out)) {
+    return Status(NITRIC_ERR_INTERNAL, "value is not representable as JSON");
   }
   return Status();
 }

@@ -6,7 +6,8 @@
 // Faithful where a plugin could tell: KV values are converted to
 // google.protobuf.Struct and back with the same protobuf JSON utilities and
 // options as the gRPC client (host/membrane/grpc_membrane_client.cc), so a
-// value reads back as from a real membrane; deleting a missing key
+// value reads back as from a real membrane (but with its keys sorted, where
+// a real membrane's order is arbitrary); deleting a missing key
 // succeeds; sends are pipelined (PipelinesSends) when the host config says
 // so, completing before SendAsync returns. Not modelled: which connections
 // exist (every send and close succeeds unless a failure was injected).

@@ -148,6 +148,13 @@ TEST(TestingHostMembrane, KvIsSharedBetweenThePluginAndTheTest) {
   EXPECT_EQ(host.Message("cpptest", "c1", R"(kv:set:a/1:{ "n" : 3, "s": "x" })"), NITRIC_OK);
   EXPECT_EQ(host.KvGet("cpptest", "a/1"), std::optional<std::string>(R"({"n":3,"s":"x"})"));
 
+  // Keys sorted at every level (a real membrane's order is arbitrary).
+  EXPECT_TRUE(
+      host.KvSet("cpptest", "nested", R"({"z":[{"b":1,"a":true}],"y":{"d":null,"c":"q"}})"));
+  EXPECT_EQ(host.KvGet("cpptest", "nested"),
+            std::optional<std::string>(R"({"y":{"c":"q","d":null},"z":[{"a":true,"b":1}]})"));
+  host.KvDelete("cpptest", "nested");
+
   EXPECT_TRUE(host.KvSet("cpptest", "a/2", R"({"n":2})"));
   EXPECT_TRUE(host.KvSet("cpptest", "b/1", R"({})"));
   EXPECT_FALSE(host.KvSet("cpptest", "bad", "[1]")) << "not a JSON object";

@@ -54,7 +54,9 @@
 //     recorded) unless the test says otherwise with FailSendsTo or
 //     SetMembraneDown. KV values go through the same JSON <-> Struct
 //     conversion as on the wire, so a value reads back as it would from a
-//     real membrane (every number a double: docs/PROTOCOL.md#kv).
+//     real membrane (every number a double: docs/PROTOCOL.md#kv), except
+//     that object keys come back sorted, where a real membrane's order is
+//     arbitrary: a test can compare values as text.
 //   - Reload always loads a new version, even of identical bytes (the host
 //     skips an unchanged file on SIGHUP; a test that asks for a reload wants
 //     one).
