@@ -9,10 +9,17 @@ namespace nitric::host {
 std::shared_ptr<grpc::Channel> OpenMembraneChannel(const std::string& address) {
   grpc::ChannelArguments args;
   // gRPC's defaults back off up to two minutes; the session has its own
-  // capped backoff and wants the transport back within seconds.
+  // capped backoff and wants the transport back within seconds: the first
+  // retry after 100 ms, then at most every 2 s.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // Despite its name, gRPC core uses this as the shortest time it gives one
+  // connection attempt (TCP connect plus the HTTP/2 handshake) before giving
+  // it up. At 100 ms a membrane whose handshake is slower (a loaded machine,
+  // a distant membrane) was never reached on the first tries
+  // (tests/host/channel_test.cc). A refused connection still fails at once,
+  // so a vanished membrane is retried as quickly as before.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 10000);
   // KV values and message bodies may be large; the membrane sets the limit.
   args.SetMaxReceiveMessageSize(-1);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
