@@ -112,5 +112,7 @@ nitric_install_configured(${PROJECT_SOURCE_DIR}/cmake/nitric-plugin.pc.in
 
 # ---- unit: the generic systemd unit ----
 set(NITRIC_UNIT_ACCOUNT "# A user of its own, allocated while it runs; a system user named\n# nitric-host, if there is one (the Debian package makes it), is used instead.\nUser=nitric-host\nDynamicUser=yes")
+set(NITRIC_UNIT_DOCUMENTATION
+    "file://@NITRIC_INSTALL_PREFIX@/${CMAKE_INSTALL_DATADIR}/nitric-host/nitric-host.toml")
 nitric_install_configured(${PROJECT_SOURCE_DIR}/config/nitric-host.service.in
                           lib/systemd/system unit)

@@ -15,6 +15,9 @@ packages=(
   libgtest-dev libgmock-dev
   nodejs npm
   python3-websockets  # the interactive client of the README's chat demo
+  # the Debian package (cpack -G DEB, tests/install/deb_test.sh): file for
+  # CPack's dpkg-shlibdeps step, lintian, systemd-sysusers (package systemd)
+  file lintian systemd
 )
 
 sudo_cmd=()
