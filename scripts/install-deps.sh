@@ -18,6 +18,7 @@ packages=(
   # the Debian package (cpack -G DEB, tests/install/deb_test.sh): file for
   # CPack's dpkg-shlibdeps step, lintian, systemd-sysusers (package systemd)
   file lintian systemd
+  prometheus  # the metrics tests: a real Prometheus scrapes the host; promtool checks /metrics
 )
 
 sudo_cmd=()
