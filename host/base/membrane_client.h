@@ -37,8 +37,10 @@ class MembraneClient {
                          std::string_view data, SendDone done) {
     done(Send(socket, connection_id, data));
   }
-  // True when the plugin API should pipeline the sends of a handler call
-  // (host/plugins/send_batch.h) through SendAsync.
+  // True when the plugin API should pipeline the ws_send calls of a 1.0
+  // plugin's handler (host.pipelined_sends; host/plugins/send_batch.h)
+  // through SendAsync. A 1.1 plugin's ws_send_start goes through SendAsync
+  // whatever this says.
   virtual bool PipelinesSends() const { return false; }
   virtual Status Close(std::string_view socket, std::string_view connection_id) = 0;
   virtual Status SocketUrl(std::string_view socket, std::string* url) = 0;

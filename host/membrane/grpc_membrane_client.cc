@@ -89,7 +89,7 @@ Status GrpcMembraneClient::Send(std::string_view socket, std::string_view connec
 
 void GrpcMembraneClient::SendAsync(std::string_view socket, std::string_view connection_id,
                                    std::string_view data, SendDone done) {
-  if (!pipeline_sends_) {
+  if (queue_ == nullptr) {
     done(Send(socket, connection_id, data));
     return;
   }

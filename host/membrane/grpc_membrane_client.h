@@ -33,9 +33,10 @@ Status StatusFromGrpc(const grpc::Status& status);
 // instead of waiting for it. Thread-safe: the stubs are shared by all workers.
 class GrpcMembraneClient final : public MembraneClient {
  public:
-  // `pipeline_sends`: SendAsync starts an asynchronous call whose completion
-  // runs on `queue` (see host/plugins/send_batch.h); otherwise it blocks like
-  // Send. `queue` must outlive the client.
+  // SendAsync starts an asynchronous call whose completion runs on `queue`
+  // (see host/plugins/send_batch.h); without a queue it blocks like Send.
+  // `pipeline_sends` (host.pipelined_sends) is what PipelinesSends() says:
+  // whether a 1.0 plugin's ws_send pipelines. `queue` must outlive the client.
   GrpcMembraneClient(std::shared_ptr<grpc::Channel> channel, std::string service_name,
                      std::chrono::milliseconds timeout, CompletionQueueThread* queue,
                      bool pipeline_sends = false);

@@ -447,6 +447,15 @@ void ApiEventReject(nitric_event* handle) {
   if (event != nullptr && event->type == NITRIC_EVENT_CONNECT) event->rejected = true;
 }
 
+// ABI 1.1: the failure text of this handler call, kept with its event.
+nitric_status ApiEventSetError(nitric_event* handle, const char* msg, size_t len) {
+  nitric_event* event = Resolve(handle, "event_set_error");
+  if (event == nullptr) return ResolveFailure(handle);
+  event->error.assign(msg != nullptr ? msg : "", msg != nullptr ? len : 0);
+  event->has_error = true;
+  return NITRIC_OK;
+}
+
 // ---- websockets ----
 
 // Before a membrane call other than a send, inside a handler: the handler's
@@ -455,20 +464,85 @@ void AwaitPipelinedSends() {
   if (SendBatch* batch = SendBatch::Current()) batch->Flush();
 }
 
+nitric_status CheckSend(nitric_host* host, nitric_str socket, nitric_str connection_id,
+                        nitric_str data, std::string_view op) {
+  if (!Readable(socket)) return Unreadable(op, "socket", socket);
+  if (!Readable(connection_id)) return Unreadable(op, "connection_id", connection_id);
+  if (!Readable(data)) return Unreadable(op, "data", data);
+  return CheckSocket(host, View(socket), op);
+}
+
+// A send that blocks and returns its own result; inside a handler the sends
+// it started first complete, so the order of its sends is kept.
+nitric_status BlockingSend(nitric_host* host, nitric_str socket, nitric_str connection_id,
+                           nitric_str data) {
+  AwaitPipelinedSends();
+  return FromStatus(host->membrane->Send(View(socket), View(connection_id), View(data)), "ws_send",
+                    View(socket), View(connection_id));
+}
+
 nitric_status ApiWsSend(nitric_host* host, nitric_str socket, nitric_str connection_id,
                         nitric_str data) {
-  if (!Readable(socket)) return Unreadable("ws_send", "socket", socket);
-  if (!Readable(connection_id)) return Unreadable("ws_send", "connection_id", connection_id);
-  if (!Readable(data)) return Unreadable("ws_send", "data", data);
-  if (nitric_status st = CheckSocket(host, View(socket), "ws_send"); st != NITRIC_OK) return st;
+  if (nitric_status st = CheckSend(host, socket, connection_id, data, "ws_send"); st != NITRIC_OK)
+    return st;
+  // Only a 1.0 plugin's ws_send pipelines, and only when the config says so
+  // (host.pipelined_sends): a 1.1 plugin asks with ws_send_start instead.
   if (SendBatch* batch = SendBatch::Current();
-      batch != nullptr && host->membrane->PipelinesSends()) {
+      batch != nullptr && host->abi_minor == 0 && host->membrane->PipelinesSends()) {
     // Inside a handler call: its result waits for this send (send_batch.h).
     batch->Start(host->membrane, View(socket), View(connection_id), View(data));
     return NITRIC_OK;
   }
-  return FromStatus(host->membrane->Send(View(socket), View(connection_id), View(data)), "ws_send",
-                    View(socket), View(connection_id));
+  return BlockingSend(host, socket, connection_id, data);
+}
+
+// ABI 1.1: pipelined inside a handler call whatever the config says.
+nitric_status ApiWsSendStart(nitric_host* host, nitric_str socket, nitric_str connection_id,
+                             nitric_str data, nitric_send_id* send_out) {
+  if (send_out != nullptr) *send_out = 0;
+  if (nitric_status st = CheckSend(host, socket, connection_id, data, "ws_send_start");
+      st != NITRIC_OK) {
+    return st;
+  }
+  SendBatch* batch = SendBatch::Current();
+  if (batch == nullptr) return BlockingSend(host, socket, connection_id, data);
+  if (send_out == nullptr) {
+    batch->Start(host->membrane, View(socket), View(connection_id), View(data));
+    return NITRIC_OK;
+  }
+  const uint64_t id =
+      batch->StartTracked(host->membrane, View(socket), View(connection_id), View(data));
+  if (id == 0) {
+    return Fail(NITRIC_ERR_FAILED_PRECONDITION,
+                fmt::format("ws_send_start: this handler call already has {} sends with an id; "
+                            "wait for them, or start sends without send_out",
+                            SendBatch::kMaxTracked));
+  }
+  *send_out = id;
+  return NITRIC_OK;
+}
+
+nitric_status ApiWsSendWait(nitric_host* host, nitric_send_id send) {
+  if (host == nullptr) return NullArgument("ws_send_wait", "host");
+  if (send == 0) return NITRIC_OK;  // nothing in flight: ws_send_start had the result
+  SendBatch* batch = SendBatch::Current();
+  SendBatch::Waited waited = batch != nullptr
+                                 ? batch->Wait(send)
+                                 : SendBatch::Waited{SendBatch::Waited::kUnknown, Status(), {}, {}};
+  switch (waited.outcome) {
+    case SendBatch::Waited::kCompleted:
+      return FromStatus(waited.status, "ws_send", waited.socket, waited.connection);
+    case SendBatch::Waited::kAlreadyWaited:
+      return Fail(NITRIC_ERR_FAILED_PRECONDITION,
+                  fmt::format("ws_send_wait: send {:#x} was already waited for", send));
+    case SendBatch::Waited::kUnknown:
+      break;
+  }
+  return Fail(NITRIC_ERR_FAILED_PRECONDITION,
+              fmt::format("ws_send_wait: send {:#x} is not a send of the handler call running on "
+                          "this thread: an id is only valid on the handler's thread, during the "
+                          "call that started it",
+                          send));
 }
 
 nitric_status ApiWsClose(nitric_host* host, nitric_str socket, nitric_str connection_id) {
@@ -613,6 +687,10 @@ const nitric_host_api kHostApi = {
     .kv_keys_next = &NoThrow<&ApiKvKeysNext, "kv_keys_next">::Call,
     .kv_keys_free = &NoThrow<&ApiKvKeysFree, "kv_keys_free">::Call,
     .buffer_free = &NoThrow<&ApiBufferFree, "buffer_free">::Call,
+    // ABI 1.1
+    .event_set_error = &NoThrow<&ApiEventSetError, "event_set_error">::Call,
+    .ws_send_start = &NoThrow<&ApiWsSendStart, "ws_send_start">::Call,
+    .ws_send_wait = &NoThrow<&ApiWsSendWait, "ws_send_wait">::Call,
 };
 
 }  // namespace

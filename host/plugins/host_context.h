@@ -46,6 +46,10 @@ struct nitric_host {
 
   std::string plugin_name;  // the descriptor's name, or the file stem
   std::string file_name;    // e.g. "echo.so", for log lines
+  // The descriptor's abi_minor: the header the plugin was built against.
+  // ws_send of a 1.0 plugin may pipeline (host.pipelined_sends); a 1.1
+  // plugin's always blocks (plugin.h, COMPATIBILITY).
+  uint32_t abi_minor = 0;
   std::shared_ptr<spdlog::logger> logger;
   toml::table config;  // [plugins.<name>]; never modified while loaded
   nitric::host::MembraneClient* membrane = nullptr;  // null in --check mode
@@ -71,6 +75,10 @@ struct nitric_event {
   const nitric::proto::websockets::v1::WebsocketEventRequest* request = nullptr;
   nitric_event_type type = NITRIC_EVENT_CONNECT;
   bool rejected = false;
+  // event_set_error() text of the handler call running now (ABI 1.1); the
+  // chain clears it before each handler.
+  bool has_error = false;
+  std::string error;
   // Query keys sorted bytewise, built on first use (only Connect has any).
   bool query_ready = false;
   std::vector<const QueryEntry*> query;

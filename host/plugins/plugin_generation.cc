@@ -83,6 +83,8 @@ PluginGeneration::Outcome PluginGeneration::HandleWithOutcome(
       if (progress != nullptr) progress->plugin.store(link.name, std::memory_order_relaxed);
       link.plugin->WaitUntilReady();  // a reloaded plugin's state hand-over
       ClearCallError();
+      event.has_error = false;  // event_set_error text belongs to one handler call
+      event.error.clear();
       nitric_status status;
       {
         SendBatch::Scope scope(&sends);
@@ -103,9 +105,13 @@ PluginGeneration::Outcome PluginGeneration::HandleWithOutcome(
       if (auto failed = sends.Finish(); failed && status == NITRIC_OK) {
         status = SendFailed(*failed);
         SetCallError(LastHostError());
+        event.has_error = false;  // the reason is the send's
       }
       if (status != NITRIC_OK) {
-        LogFailure(*link.plugin, ntype, request, status);
+        // The call's own text (event_set_error, ABI 1.1) before the
+        // thread's (set_error, which 1.0 plugins use).
+        LogFailure(*link.plugin, ntype, request, status,
+                   event.has_error ? event.error : CallError());
         if (outcome.status == NITRIC_OK) outcome.status = status;
       }
       if (ntype == NITRIC_EVENT_CONNECT && (status != NITRIC_OK || event.rejected)) {
@@ -126,9 +132,8 @@ PluginGeneration::Outcome PluginGeneration::HandleWithOutcome(
 }
 
 void PluginGeneration::LogFailure(const PluginInstance& plugin, nitric_event_type type,
-                                  const wsproto::WebsocketEventRequest& event,
-                                  nitric_status status) const {
-  const std::string& text = CallError();
+                                  const wsproto::WebsocketEventRequest& event, nitric_status status,
+                                  const std::string& text) const {
   const std::string reason = text.empty() ? std::string("returned ") + nitric_status_name(status)
                                           : std::string(nitric_status_name(status)) + ": " + text;
   if (type == NITRIC_EVENT_CONNECT) {

@@ -69,8 +69,10 @@ class PluginGeneration final : public Generation {
   using ChainTable =
       std::unordered_map<std::string, std::array<Chain, 3>, StringHash, std::equal_to<>>;
 
+  // `text`: the reason the plugin gave (event_set_error or set_error), or empty.
   void LogFailure(const PluginInstance& plugin, nitric_event_type type,
-                  const wsproto::WebsocketEventRequest& event, nitric_status status) const;
+                  const wsproto::WebsocketEventRequest& event, nitric_status status,
+                  const std::string& text) const;
 
   const uint64_t number_;
   std::vector<std::shared_ptr<PluginInstance>> plugins_;

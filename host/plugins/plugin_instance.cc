@@ -168,6 +168,7 @@ StatusOr<std::shared_ptr<PluginInstance>> PluginInstance::Load(const PluginFile&
         file_name));
   }
   if (desc->version != nullptr) self->version_ = desc->version;
+  self->host_->abi_minor = desc->abi_minor;
   // Optional callbacks exist only if the plugin's descriptor is long enough.
   if (NITRIC_DESCRIPTOR_HAS(desc, shutdown)) self->shutdown_ = desc->shutdown;
   if (NITRIC_DESCRIPTOR_HAS(desc, export_state)) self->export_state_ = desc->export_state;

@@ -5,7 +5,8 @@
 // blocking SendMessage per connection, fan-out costs one membrane round trip
 // per recipient, and the host and the membrane spend most of their CPU waking
 // up for each one. While a SendBatch is current on a thread (the host makes
-// one current around every handler call), api->ws_send starts the call and
+// one current around every handler call), api->ws_send_start (and a 1.0
+// plugin's ws_send while host.pipelined_sends is on) starts the call and
 // returns at once; the handler's result is only final once every send it
 // started has completed:
 //   - nothing changes for the plugin's code (the seed reads the same);
@@ -18,8 +19,11 @@
 //     before it, so only a run of consecutive sends is pipelined;
 //   - a send that fails makes the handler's call fail with that error (logged;
 //     a Connect is rejected), as a blocking send's error returned by the
-//     handler would. What changes: ws_send itself returns OK, so a plugin
-//     cannot react to one send's failure (turn it off: host.pipelined_sends).
+//     handler would;
+//   - unless the plugin asked for the send's id (StartTracked, ABI 1.1's
+//     ws_send_start with send_out): then Wait(id) gives that send's own
+//     result to the plugin and it does not fail the call; a tracked send never
+//     waited for fails the call like an untracked one when Finish() runs.
 // Sends from any other thread (a plugin's own) stay blocking.
 //
 // Thread-safety: Start and Finish are called by the thread the batch is
@@ -27,10 +31,13 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "host/base/mutex.h"
 #include "host/base/status.h"
@@ -64,6 +71,24 @@ class SendBatch {
   void Start(MembraneClient* client, std::string_view socket, std::string_view connection,
              std::string_view data);
 
+  // The most sends of one call that StartTracked hands ids to.
+  static constexpr uint32_t kMaxTracked = (1u << 24) - 1;
+  // As Start, and returns the send's id (never 0) for Wait. Ids are unique in
+  // the process and valid until Finish() (the end of the handler call); 0
+  // when the call already has kMaxTracked tracked sends (nothing started).
+  uint64_t StartTracked(MembraneClient* client, std::string_view socket,
+                        std::string_view connection, std::string_view data);
+
+  // What Wait found.
+  struct Waited {
+    enum Outcome { kCompleted, kUnknown, kAlreadyWaited } outcome;
+    Status status;                   // kCompleted: the send's own result
+    std::string socket, connection;  // kCompleted and failed: the target
+  };
+  // Waits until the tracked send `id` of the current call completed. Each id
+  // is waited for once; an id of another call or thread is kUnknown.
+  Waited Wait(uint64_t id);
+
   // Waits until every started send completed. Returns the first failure, if
   // any. The batch may be reused afterwards.
   std::unique_ptr<Failure> Finish();
@@ -90,14 +115,29 @@ class SendBatch {
   // Shared with the completion callbacks, which may outlive a wait by the
   // few instructions after their notify. Made by the first Start: an event
   // whose handlers send nothing costs no allocation.
+  // A send started by StartTracked.
+  struct Tracked {
+    bool done = false;
+    bool waited = false;
+    Status status;
+    std::string socket, connection;  // set when it failed
+  };
   struct State {
     Mutex mu;
     std::condition_variable done;
     int in_flight ABSL_GUARDED_BY(mu) = 0;
     std::multiset<std::string, std::less<>> targets ABSL_GUARDED_BY(mu);  // socket '\n' connection
     std::unique_ptr<Failure> failure ABSL_GUARDED_BY(mu);
+    std::vector<Tracked> tracked ABSL_GUARDED_BY(mu);  // index: id's low 24 bits - 1
   };
+
+  // Waits for a free slot and the target, and counts the send in flight.
+  std::string Reserve(std::string_view socket, std::string_view connection);
+
   std::shared_ptr<State> state_;
+  // The current call's serial (an id's high 40 bits), taken by its first
+  // tracked send; 0: none yet. Owner thread only.
+  uint64_t call_serial_ = 0;
 };
 
 }  // namespace nitric::host

@@ -1,6 +1,10 @@
 // Websocket events end to end: ws client → dev gateway → membrane →
 // nitric-host → plugin → back. Every test runs against the plain C test
-// plugin and against its C++ twin: the ABI is really C.
+// plugin and against its C++ twin: the ABI is really C. And against the
+// same C source built against the committed 1.0 header
+// (tests/plugins/abi/v1_0): a plugin built for ABI 1.0 passes the same
+// scenario on this host as the 1.1 builds, which use the 1.1 functions
+// (ws_send_start, event_set_error) where it uses ws_send and set_error.
 #include <signal.h>
 
 #include <chrono>
@@ -11,14 +15,21 @@
 namespace nitric::testing {
 namespace {
 
-class TwinPluginTest : public HostTest, public ::testing::WithParamInterface<std::string> {
+struct TwinPlugin {
+  std::string file;    // under build/test-plugins, without ".so"
+  std::string socket;  // its socket (and plugin name)
+  uint32_t abi_minor;  // of the header it was built against
+  std::string label;   // the test name's suffix
+};
+
+class TwinPluginTest : public HostTest, public ::testing::WithParamInterface<TwinPlugin> {
  protected:
   void SetUp() override {
     ASSERT_NO_FATAL_FAILURE(HostTest::SetUp());
-    ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin(GetParam())));
+    ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin(GetParam().file)));
     ASSERT_NO_FATAL_FAILURE(StartHost({"--log-level", "trace"}));
   }
-  const std::string& socket() const { return GetParam(); }
+  const std::string& socket() const { return GetParam().socket; }
 
   // Sends `text` and returns the next message received.
   std::string Ask(WsClient& client, const std::string& text) {
@@ -114,7 +125,37 @@ TEST_P(TwinPluginTest, AFailingHandlerIsLoggedAndTheConnectionLives) {
   EXPECT_EQ(Ask(*client, "after"), "after");
 }
 
-INSTANTIATE_TEST_SUITE_P(CAndCpp, TwinPluginTest, ::testing::Values("ctest", "cpptest"));
+// Replies go out pipelined: ws_send_start in the 1.1 builds, ws_send under
+// host.pipelined_sends (the default) in the 1.0 build.
+TEST_P(TwinPluginTest, ManyMessagesAreAnsweredInOrder) {
+  auto client = Connect(socket());
+  ASSERT_TRUE(client);
+  constexpr int kMessages = 100;
+  for (int i = 0; i < kMessages; ++i) ASSERT_TRUE(client->SendText("message " + std::to_string(i)));
+  for (int i = 0; i < kMessages; ++i) {
+    auto reply = client->Receive();
+    ASSERT_TRUE(reply) << "message " << i;
+    ASSERT_EQ(reply->data, "message " + std::to_string(i));
+  }
+}
+
+// The host tells the two builds apart by their ABI note and descriptor.
+TEST_P(TwinPluginTest, IsLoadedForTheAbiItWasBuiltFor) {
+  auto client = Connect(socket());
+  ASSERT_TRUE(client);
+  EXPECT_EQ(Ask(*client, "hello"), "hello");
+  const bool fallback =
+      host_.stderr_text().find("has no ABI note (built against plugin.h 1.0)") != std::string::npos;
+  EXPECT_EQ(fallback, GetParam().abi_minor == 0) << host_.stderr_text();
+}
+
+INSTANTIATE_TEST_SUITE_P(CAndCppAndAbi10, TwinPluginTest,
+                         ::testing::Values(TwinPlugin{"ctest", "ctest", 1, "C"},
+                                           TwinPlugin{"cpptest", "cpptest", 1, "Cpp"},
+                                           TwinPlugin{"abi/ctest10", "ctest", 0, "CBuiltForAbi10"}),
+                         [](const ::testing::TestParamInfo<TwinPlugin>& info) {
+                           return info.param.label;
+                         });
 
 }  // namespace
 }  // namespace nitric::testing

@@ -137,7 +137,9 @@ TEST(PluginHppHandlers, AllFourShapesRun) {
                 },
                 event),
             NITRIC_ERR_HANDLER);
-  EXPECT_EQ(nitric::host::CallError(), "e1");
+  // ABI 1.1: the text goes with the event (event_set_error), not the thread.
+  EXPECT_EQ(event.error, "e1");
+  EXPECT_EQ(nitric::host::CallError(), "");
   EXPECT_EQ(RunHandler(
                 [&](nitric::Ctx& ctx) {
                   ++calls;
@@ -181,9 +183,9 @@ TEST(PluginHppHandlers, ExceptionsStopAtTheBoundary) {
                 },
                 event),
             NITRIC_ERR_HANDLER);
-  EXPECT_EQ(nitric::host::CallError(), "uncaught exception: kaput");
+  EXPECT_EQ(event.error, "uncaught exception: kaput");
   EXPECT_EQ(RunHandler([] { throw 1; }, event), NITRIC_ERR_HANDLER);
-  EXPECT_NE(nitric::host::CallError().find("non-std type"), std::string::npos);
+  EXPECT_NE(event.error.find("non-std type"), std::string::npos);
 }
 
 }  // namespace

@@ -37,12 +37,16 @@
  *
  * OWNERSHIP (the rule for every pointer below)
  *   - nitric_str: borrowed bytes (ptr, len), NOT NUL-terminated, binary-safe.
- *     Passed by the plugin: read by the host during the call only.
- *     Returned by the host: valid for the scope stated on the function.
+ *     Two names (ABI 1.1) say which way it goes; both are nitric_str:
+ *     nitric_plugin_str, passed by the plugin: read by the host during the
+ *     call only; nitric_host_str, returned by the host: valid for the scope
+ *     stated on the function.
  *   - nitric_buffer: bytes the host allocated for the plugin; the plugin owns
  *     them and must release them with api->buffer_free().
- *   - Opaque handles (nitric_host, nitric_event, nitric_key_iter) are owned by
- *     the host; their lifetime is stated on each type.
+ *   - Opaque handles (nitric_plugin_instance, also spelled nitric_host: the
+ *     host's context for one loaded plugin version, not the host; nitric_event,
+ *     nitric_key_iter) are owned by the host; their lifetime is stated on each
+ *     type. A nitric_send_id (ABI 1.1) is a number, not a pointer.
  *
  * ARGUMENTS AND HANDLES (what the host promises about bad calls)
  *   No host function lets an exception or a crash out because of its
@@ -76,6 +80,18 @@
  *   nitric_plugin_descriptor has it third, after abi_major and abi_minor,
  *   which never move. A 1.1 plugin runs on a 1.0 host and the other way
  *   round.
+ *
+ *   ABI 1.1 is: NITRIC_ERR_TOO_LARGE; the ABI note; event_set_error,
+ *   ws_send_start and ws_send_wait appended to nitric_host_api; the
+ *   ownership names nitric_plugin_str, nitric_host_str and
+ *   nitric_plugin_instance (aliases: the old names keep working). The host
+ *   reads the plugin's abi_minor from its descriptor, and one behaviour
+ *   depends on it: ws_send of a 1.0 plugin is pipelined inside handlers when
+ *   the host's config says so (host.pipelined_sends, the default); ws_send of
+ *   a 1.1 plugin always blocks and returns the send's own result, and a 1.1
+ *   plugin asks for a pipelined send explicitly with ws_send_start. A 1.1
+ *   plugin on a 1.0 host finds the new functions missing (NITRIC_API_HAS)
+ *   and falls back to set_error and ws_send.
  */
 #ifndef NITRIC_PLUGIN_H_
 #define NITRIC_PLUGIN_H_
@@ -225,6 +241,15 @@ typedef struct nitric_str {
   size_t len;
 } nitric_str;
 
+/* ABI 1.1: the same struct, named for its owner (source-compatible aliases;
+ * the function table below uses them).
+ *   nitric_plugin_str: the plugin's bytes, lent to the host; the host reads
+ *     them during the call only and never keeps the pointer.
+ *   nitric_host_str: the host's bytes, lent to the plugin for the scope the
+ *     function states (e.g. the handler call); copy them to keep them. */
+typedef nitric_str nitric_plugin_str;
+typedef nitric_str nitric_host_str;
+
 /* Host-allocated bytes. OWNERSHIP: the plugin, released by api->buffer_free().
  * ptr[len] is a NUL byte, so text can be used as a C string as well. */
 typedef struct nitric_buffer {
@@ -232,9 +257,12 @@ typedef struct nitric_buffer {
   size_t len;
 } nitric_buffer;
 
-/* The host's context for one loaded plugin version.
- * OWNERSHIP: host. Valid from init() until shutdown() returns. */
+/* The host's context for one loaded plugin version (not the host: a reload
+ * gives the new version its own). OWNERSHIP: host. Valid from init() until
+ * shutdown() returns. nitric_plugin_instance is its ABI 1.1 name; nitric_host
+ * keeps working. */
 typedef struct nitric_host nitric_host;
+typedef struct nitric_host nitric_plugin_instance;
 
 /* One websocket event. OWNERSHIP: host. Valid only during the handler call,
  * and only on the thread that called the handler. Do not keep it: the host
@@ -246,10 +274,16 @@ typedef struct nitric_event nitric_event;
  * api->kv_keys_free(). Use from one thread at a time. */
 typedef struct nitric_key_iter nitric_key_iter;
 
+/* ABI 1.1. A send started by api->ws_send_start() that the plugin waits for
+ * with api->ws_send_wait(). A number checked by the host, not a pointer;
+ * 0 is "no send in flight". */
+typedef uint64_t nitric_send_id;
+
 /* A handler. Return NITRIC_OK to accept. Any other status on a Connect event
  * rejects the connection (like an error from a Go SDK handler) and stops the
  * chain of handlers; on other events it is logged with the text set through
- * api->set_error(). user_data is what was passed to api->on(). */
+ * api->event_set_error() (ABI 1.1) or api->set_error(). user_data is what
+ * was passed to api->on(). */
 typedef nitric_status (*nitric_handler_fn)(nitric_event* event, void* user_data);
 
 /* Appends bytes to the state being exported; see export_state. */
@@ -272,11 +306,11 @@ typedef enum nitric_config_type {
  * The plugin allocates it, so its layout is frozen for ABI major 1. */
 typedef struct nitric_config_value {
   nitric_config_type type;
-  nitric_str string; /* STRING */
-  int64_t integer;   /* INTEGER */
-  double number;     /* FLOAT (and INTEGER, converted) */
-  int boolean;       /* BOOL */
-  size_t count;      /* ARRAY: number of elements; TABLE: number of keys */
+  nitric_host_str string; /* STRING */
+  int64_t integer;        /* INTEGER */
+  double number;          /* FLOAT (and INTEGER, converted) */
+  int boolean;            /* BOOL */
+  size_t count;           /* ARRAY: number of elements; TABLE: number of keys */
 } nitric_config_value;
 
 /* The host's function table. OWNERSHIP: host; valid, and unchanged, from
@@ -295,52 +329,56 @@ typedef struct nitric_host_api {
   /* Attaches a reason to the failure the plugin is about to return from init()
    * or a handler; the host puts it in the log line. Copied. Call it on the
    * thread running that init() or handler: the reason belongs to that call
-   * (handlers of other connections run concurrently), the last one wins. */
-  void (*set_error)(nitric_host* host, const char* msg, size_t len);
+   * (handlers of other connections run concurrently), the last one wins.
+   * The host keeps it in a thread-local. Inside a handler, a 1.1 plugin
+   * uses event_set_error, which ties the reason to the call's event; this
+   * one stays for init(), export_state and import_state (and 1.0 plugins). */
+  void (*set_error)(nitric_plugin_instance* host, const char* msg, size_t len);
   /* Logs under the plugin's name through the host's logger. Copied. */
-  void (*log)(nitric_host* host, nitric_log_level level, const char* msg, size_t len);
+  void (*log)(nitric_plugin_instance* host, nitric_log_level level, const char* msg, size_t len);
 
   /* ---- config ---- */
 
   /* Looks up `path` in the plugin's config table: "key", "table.key",
    * "array[2]". A missing key gives OK with type NITRIC_CONFIG_NONE. */
-  nitric_status (*config_get)(nitric_host* host, const char* path, size_t path_len,
+  nitric_status (*config_get)(nitric_plugin_instance* host, const char* path, size_t path_len,
                               nitric_config_value* out);
 
   /* ---- declarations: during init() only, on init()'s thread ---- */
 
   /* Declares websocket `socket` (as an SDK's NewWebsocket does). Idempotent. */
-  nitric_status (*declare_websocket)(nitric_host* host, nitric_str socket);
+  nitric_status (*declare_websocket)(nitric_plugin_instance* host, nitric_plugin_str socket);
   /* Registers `handler` for every event type in `event_mask` (NITRIC_ON_*) of
    * `socket`, declaring the socket if needed. Registering the same event type
    * again replaces the earlier handler, as the Go SDK's On() does.
    * user_data is passed back untouched; it stays the plugin's. */
-  nitric_status (*on)(nitric_host* host, nitric_str socket, uint32_t event_mask,
+  nitric_status (*on)(nitric_plugin_instance* host, nitric_plugin_str socket, uint32_t event_mask,
                       nitric_handler_fn handler, void* user_data);
   /* Declares KV store `store` with the NITRIC_KV_* permissions in `allow`.
    * Declaring it again adds permissions. */
-  nitric_status (*declare_kv)(nitric_host* host, nitric_str store, uint32_t allow);
+  nitric_status (*declare_kv)(nitric_plugin_instance* host, nitric_plugin_str store,
+                              uint32_t allow);
 
   /* ---- events: only inside the handler the event was passed to ----
    * Elsewhere: FAILED_PRECONDITION, or an empty value (ARGUMENTS AND HANDLES). */
 
   nitric_event_type (*event_type)(const nitric_event* event);
   /* Borrowed; valid during the handler call. */
-  nitric_str (*event_socket)(const nitric_event* event);
-  nitric_str (*event_connection_id)(const nitric_event* event);
+  nitric_host_str (*event_socket)(const nitric_event* event);
+  nitric_host_str (*event_connection_id)(const nitric_event* event);
   /* Message body (binary-safe); empty for Connect and Disconnect. */
-  nitric_str (*event_message)(const nitric_event* event);
+  nitric_host_str (*event_message)(const nitric_event* event);
   /* Query parameters of a Connect event (none for other events): `count`
    * distinct keys, each with one or more values. The wire carries a map, so
    * the order of keys is lost: keys come sorted bytewise; the values of one
    * key keep their arrival order. */
   size_t (*event_query_count)(const nitric_event* event);
   /* Key number `index` and how many values it has. NOT_FOUND past the end. */
-  nitric_status (*event_query_key)(const nitric_event* event, size_t index, nitric_str* key,
+  nitric_status (*event_query_key)(const nitric_event* event, size_t index, nitric_host_str* key,
                                    size_t* value_count);
   /* Value `value_index` of key number `key_index`. NOT_FOUND past the end. */
   nitric_status (*event_query_value)(const nitric_event* event, size_t key_index,
-                                     size_t value_index, nitric_str* value);
+                                     size_t value_index, nitric_host_str* value);
   /* Marks a Connect event as rejected; later handlers in the chain do not run.
    * Ignored for other event types. */
   void (*event_reject)(nitric_event* event);
@@ -349,37 +387,45 @@ typedef struct nitric_host_api {
 
   /* Sends `data` to a connection of a socket this plugin declared or handles.
    * Valid UTF-8 goes out as a text frame, anything else as binary.
-   * Called from a handler, on its thread, while the host pipelines sends
-   * (host.pipelined_sends, the default): the send is started and OK returned
-   * at once; the handler's call ends only when all of its sends completed,
-   * sends to one connection keep their order, any other membrane call of
-   * the handler (ws_close, kv_*) waits for the sends before it, and a failed
-   * send fails the call as if the handler had returned that error. Elsewhere, or with
-   * pipelining off, the call blocks and returns the send's own result. */
-  nitric_status (*ws_send)(nitric_host* host, nitric_str socket, nitric_str connection_id,
-                           nitric_str data);
-  nitric_status (*ws_close)(nitric_host* host, nitric_str socket, nitric_str connection_id);
+   * A 1.1 plugin (descriptor abi_minor >= 1): the call always blocks and
+   * returns the send's own result, whatever the host's config says; inside
+   * a handler it first waits for the sends the handler started with
+   * ws_send_start, so sends keep their order. For a send that does not
+   * block, use ws_send_start.
+   * A 1.0 plugin: called from a handler, on its thread, while the host
+   * pipelines 1.0 plugins' sends (host.pipelined_sends, the default), it
+   * behaves as ws_send_start without a send_out: the send is started and OK
+   * returned at once, and a failed send fails the handler's call. Elsewhere,
+   * or with host.pipelined_sends = false, it blocks and returns the send's
+   * own result. */
+  nitric_status (*ws_send)(nitric_plugin_instance* host, nitric_plugin_str socket,
+                           nitric_plugin_str connection_id, nitric_plugin_str data);
+  nitric_status (*ws_close)(nitric_plugin_instance* host, nitric_plugin_str socket,
+                            nitric_plugin_str connection_id);
   /* The socket's public URL (e.g. ws://127.0.0.1:4001) into *url. */
-  nitric_status (*ws_details)(nitric_host* host, nitric_str socket, nitric_buffer* url);
+  nitric_status (*ws_details)(nitric_plugin_instance* host, nitric_plugin_str socket,
+                              nitric_buffer* url);
 
   /* ---- key-value stores: any time after init() returned OK ----
    * Values are JSON object text, e.g. {"connectionId":"abc"}. A call needs the
    * matching permission from declare_kv, else NITRIC_ERR_PERMISSION_DENIED. */
 
   /* NITRIC_ERR_NOT_FOUND when the key does not exist. */
-  nitric_status (*kv_get)(nitric_host* host, nitric_str store, nitric_str key,
-                          nitric_buffer* json_out);
+  nitric_status (*kv_get)(nitric_plugin_instance* host, nitric_plugin_str store,
+                          nitric_plugin_str key, nitric_buffer* json_out);
   /* INVALID_ARGUMENT when `json` is not a JSON object. */
-  nitric_status (*kv_set)(nitric_host* host, nitric_str store, nitric_str key, nitric_str json);
+  nitric_status (*kv_set)(nitric_plugin_instance* host, nitric_plugin_str store,
+                          nitric_plugin_str key, nitric_plugin_str json);
   /* Deleting a missing key succeeds. */
-  nitric_status (*kv_delete)(nitric_host* host, nitric_str store, nitric_str key);
+  nitric_status (*kv_delete)(nitric_plugin_instance* host, nitric_plugin_str store,
+                             nitric_plugin_str key);
   /* Starts a scan of the keys that begin with `prefix` ("" for all). Needs
    * NITRIC_KV_GET. */
-  nitric_status (*kv_keys)(nitric_host* host, nitric_str store, nitric_str prefix,
-                           nitric_key_iter** iter_out);
+  nitric_status (*kv_keys)(nitric_plugin_instance* host, nitric_plugin_str store,
+                           nitric_plugin_str prefix, nitric_key_iter** iter_out);
   /* Next key into *key (borrowed: valid until the next call on this iterator
    * or kv_keys_free). NITRIC_DONE at the end. */
-  nitric_status (*kv_keys_next)(nitric_key_iter* iter, nitric_str* key);
+  nitric_status (*kv_keys_next)(nitric_key_iter* iter, nitric_host_str* key);
   void (*kv_keys_free)(nitric_key_iter* iter);
 
   /* ---- memory ---- */
@@ -388,6 +434,47 @@ typedef struct nitric_host_api {
   void (*buffer_free)(nitric_buffer* buffer);
 
   /* ABI 1.0 ends here. Append new functions below, never above. */
+
+  /* ---- ABI 1.1: check with NITRIC_API_HAS (a 1.0 host has none) ---- */
+
+  /* Attaches a reason to the failure the handler that got `event` is about to
+   * return; the host puts it in the log line ("message handler failed on
+   * socket S (connection C): HANDLER: <text>"). Copied. The reason belongs
+   * to this handler call, not to a thread: the event handle says which call
+   * (same rules as the other event functions: FAILED_PRECONDITION for a
+   * handle not valid here). The last one wins; it is preferred over text set
+   * with set_error during the same call. */
+  nitric_status (*event_set_error)(nitric_event* event, const char* msg, size_t len);
+
+  /* Starts sending `data` (as ws_send) without waiting for the membrane,
+   * whatever the host's config says.
+   * Inside a handler, on its thread: the send is started and OK returned at
+   * once (it may wait while 64 sends of the call are in flight, or one to
+   * the same connection is). Sends to one connection keep their order, and
+   * any other membrane call of the handler (ws_close, ws_send, kv_*) waits
+   * for the sends before it. The handler's call ends only when all of its
+   * sends completed.
+   *   - send_out NULL: the send belongs to the call: a failed send fails the
+   *     call as if the handler had returned that error (a Connect is
+   *     rejected; the host logs it).
+   *   - send_out not NULL: *send_out receives the send's id; ws_send_wait
+   *     gives the send's own result, which is then the plugin's to handle (it
+   *     does not fail the call). A send never waited for is treated as one
+   *     without send_out when the call ends. The id is valid only on the
+   *     handler's thread, during that call.
+   * Elsewhere (init, a thread of the plugin's own): blocks and returns the
+   * send's own result, as ws_send; *send_out is 0.
+   * A check that fails (arguments, undeclared socket) returns its status at
+   * once with nothing sent and *send_out 0. So: st = ws_send_start(...,
+   * &id); if (st == NITRIC_OK) st = ws_send_wait(host, id); */
+  nitric_status (*ws_send_start)(nitric_plugin_instance* host, nitric_plugin_str socket,
+                                 nitric_plugin_str connection_id, nitric_plugin_str data,
+                                 nitric_send_id* send_out);
+  /* Waits until the send `send` (from ws_send_start) completed and returns its
+   * own status, with its text in last_error(). 0 returns OK at once (no send
+   * in flight). Each id is waited for once: again, after the handler call
+   * ended, or on another thread: FAILED_PRECONDITION. */
+  nitric_status (*ws_send_wait)(nitric_plugin_instance* host, nitric_send_id send);
 } nitric_host_api;
 
 /* True when the host's table has `field` (an appended function that an older
@@ -413,7 +500,8 @@ typedef struct nitric_plugin_descriptor {
    * refuses the plugin (the reason set with api->set_error is logged): the
    * host then forgets everything the plugin registered and never calls
    * shutdown(), so init() must free what it allocated before failing. */
-  nitric_status (*init)(nitric_host* host, const nitric_host_api* api, void** plugin_state);
+  nitric_status (*init)(nitric_plugin_instance* host, const nitric_host_api* api,
+                        void** plugin_state);
 
   /* Optional. Called once before unload, after the last event of this
    * version finished. Frees plugin_state. */

@@ -23,6 +23,12 @@
 //     ws.On(EventType_Connect | EventType_Message, handler)
 //         handler: void(), Error(), void(Ctx&) or Error(Ctx&)
 //     ws.Send(connectionId, data) -> Error;  ws.Close(connectionId) -> Error
+//         inside a handler Send does not wait for the membrane (ABI 1.1
+//         ws_send_start): a failed send fails the handler's call instead
+//     ws.SendAndWait(connectionId, data) -> Error   the send's own result
+//     ws.StartSend(connectionId, data) -> PendingSend; .Wait() -> Error
+//         many sends in flight, each one's own result (e.g. a broadcast
+//         that forgets connections that are gone)
 //     ws.Details() -> Result<std::string>  (the socket's ws:// URL)
 //
 //   Ctx& ctx (valid during the handler call only; do not keep it)
@@ -51,8 +57,9 @@
 //
 // FAILURES AT THE BOUNDARY
 //   A handler that returns an Error, or lets an exception escape, returns a
-//   non-OK status with the text set through set_error: the host rejects a
-//   Connect and logs any other event. No exception ever crosses into the host.
+//   non-OK status with the text set through event_set_error (set_error on a
+//   1.0 host): the host rejects a Connect and logs any other event. No
+//   exception ever crosses into the host.
 //   A failed declaration inside the setup lambda (or an exception from it)
 //   makes init() fail, so the host refuses the plugin with that reason.
 //
@@ -151,10 +158,17 @@ struct HandlerSlot {
 // Everything the plugin registered. Created by init(), deleted by shutdown():
 // the host never holds a C++ object of the plugin.
 struct PluginState {
-  PluginState(nitric_host* h, const nitric_host_api* a) : host(h), api(a) {}
+  PluginState(nitric_host* h, const nitric_host_api* a)
+      : host(h),
+        api(a),
+        has_event_set_error(NITRIC_API_HAS(a, event_set_error)),
+        has_send_start(NITRIC_API_HAS(a, ws_send_start) && NITRIC_API_HAS(a, ws_send_wait)) {}
 
   nitric_host* const host;
   const nitric_host_api* const api;
+  // ABI 1.1 functions the host has (a 1.0 host has neither).
+  const bool has_event_set_error;
+  const bool has_send_start;
   std::deque<HandlerSlot> handlers;  // a deque: slots never move
   std::function<void()> on_shutdown;
   std::function<std::string()> export_state;
@@ -327,6 +341,23 @@ inline void SetErrorText(const PluginState* state, const char* prefix, const cha
   SetErrorText(state->host, state->api, prefix, what);
 }
 
+// A handler's failure text: tied to its event (ABI 1.1), or the thread's.
+inline void SetHandlerError(const PluginState* state, nitric_event* event, const char* ptr,
+                            size_t len) noexcept {
+  if (state->has_event_set_error) {
+    state->api->event_set_error(event, ptr, len);
+  } else {
+    state->api->set_error(state->host, ptr, len);
+  }
+}
+inline void SetHandlerErrorText(const PluginState* state, nitric_event* event, const char* prefix,
+                                const char* what) noexcept {
+  char buf[512];
+  const int n = std::snprintf(buf, sizeof buf, "%s%s", prefix, what != nullptr ? what : "");
+  const size_t len = n < 0 ? 0 : (static_cast<size_t>(n) < sizeof buf ? n : sizeof buf - 1);
+  SetHandlerError(state, event, buf, len);
+}
+
 // The C handler every C++ handler goes through: exceptions stop here.
 inline nitric_status RunHandler(nitric_event* event, void* user_data) noexcept {
   auto* slot = static_cast<HandlerSlot*>(user_data);
@@ -336,13 +367,13 @@ inline nitric_status RunHandler(nitric_event* event, void* user_data) noexcept {
     Error err = slot->fn(ctx);
     if (ctx.Response.Reject) state->api->event_reject(event);
     if (!err) return NITRIC_OK;
-    state->api->set_error(state->host, err.message().data(), err.message().size());
+    SetHandlerError(state, event, err.message().data(), err.message().size());
     // DONE is "not an error" to the host; a handler returning it still failed.
     return err.code() == NITRIC_DONE ? NITRIC_ERR_HANDLER : err.code();
   } catch (const std::exception& e) {
-    SetErrorText(state, "uncaught exception: ", e.what());
+    SetHandlerErrorText(state, event, "uncaught exception: ", e.what());
   } catch (...) {
-    SetErrorText(state, "uncaught exception of a non-std type", "");
+    SetHandlerErrorText(state, event, "uncaught exception of a non-std type", "");
   }
   return NITRIC_ERR_HANDLER;
 }
@@ -351,6 +382,43 @@ inline nitric_status RunHandler(nitric_event* event, void* user_data) noexcept {
 
 // ---------------------------------------------------------------------------
 // Handles
+
+// A send started by Websocket::StartSend. Move-only; Wait() gives the send's
+// own result (and again on later calls). Use it on the thread and during the
+// handler call that started it; one never waited for is waited for by the
+// host when the call ends, and then a failure fails the call.
+class PendingSend {
+ public:
+  PendingSend(PendingSend&& other) noexcept
+      : state_(other.state_), id_(std::exchange(other.id_, 0)), result_(std::move(other.result_)) {}
+  PendingSend& operator=(PendingSend&& other) noexcept {
+    state_ = other.state_;
+    id_ = std::exchange(other.id_, 0);
+    result_ = std::move(other.result_);
+    return *this;
+  }
+  PendingSend(const PendingSend&) = delete;
+  PendingSend& operator=(const PendingSend&) = delete;
+
+  // Blocks until the send completed; its own result.
+  Error Wait() {
+    if (id_ != 0) {
+      const nitric_status st = state_->api->ws_send_wait(state_->host, id_);
+      id_ = 0;
+      result_ = st == NITRIC_OK ? Error() : state_->HostError(st);
+    }
+    return result_;
+  }
+
+ private:
+  friend class Websocket;
+  PendingSend(const detail::PluginState* state, nitric_send_id id, Error result)
+      : state_(state), id_(id), result_(std::move(result)) {}
+
+  const detail::PluginState* state_;
+  nitric_send_id id_;  // 0: result_ is final
+  Error result_;
+};
 
 // A websocket this plugin declared. Cheap to copy; capture it by value.
 class Websocket {
@@ -370,11 +438,46 @@ class Websocket {
     if (st != NITRIC_OK) state_->Failed("On(\"" + name_ + "\")", st);
   }
 
-  // Sends `data` to one connection of this socket.
+  // Sends `data` to one connection of this socket (Go: ws.Send).
+  // Inside a handler the send does not wait for the membrane (ws_send_start):
+  // the handler's call ends once its sends completed, sends to a connection
+  // keep their order, and a failed send fails the call (the host logs it, a
+  // Connect is rejected); Send itself then only reports a bad argument or an
+  // undeclared socket. Elsewhere it blocks and returns the send's own
+  // result. On a 1.0 host: that host's ws_send.
   Error Send(std::string_view connection_id, std::string_view data) const {
+    const nitric_status st =
+        state_->has_send_start
+            ? state_->api->ws_send_start(state_->host, detail::Str(name_),
+                                         detail::Str(connection_id), detail::Str(data), nullptr)
+            : state_->api->ws_send(state_->host, detail::Str(name_), detail::Str(connection_id),
+                                   detail::Str(data));
+    return st == NITRIC_OK ? Error() : state_->HostError(st);
+  }
+
+  // Sends and waits: the send's own result, inside a handler too (e.g.
+  // NOT_FOUND for a connection that is gone). Slower than Send in a loop:
+  // one membrane round trip per call. On a 1.0 host: its ws_send, which
+  // that host may pipeline inside handlers (host.pipelined_sends).
+  Error SendAndWait(std::string_view connection_id, std::string_view data) const {
     const nitric_status st = state_->api->ws_send(state_->host, detail::Str(name_),
                                                   detail::Str(connection_id), detail::Str(data));
     return st == NITRIC_OK ? Error() : state_->HostError(st);
+  }
+
+  // Starts a send whose own result Wait() gives: start many, then wait for
+  // each (inside a handler they are in flight together). On a 1.0 host the
+  // send is made by ws_send at once and Wait() returns its result.
+  PendingSend StartSend(std::string_view connection_id, std::string_view data) const {
+    nitric_send_id id = 0;
+    const nitric_status st =
+        state_->has_send_start
+            ? state_->api->ws_send_start(state_->host, detail::Str(name_),
+                                         detail::Str(connection_id), detail::Str(data), &id)
+            : state_->api->ws_send(state_->host, detail::Str(name_), detail::Str(connection_id),
+                                   detail::Str(data));
+    return PendingSend(state_, st == NITRIC_OK ? id : 0,
+                       st == NITRIC_OK ? Error() : state_->HostError(st));
   }
 
   // Closes one connection of this socket.
@@ -642,7 +745,8 @@ namespace detail {
 
 inline nitric_status InitPlugin(nitric_host* host, const nitric_host_api* api, void** plugin_state,
                                 void (*setup)(Plugin&)) noexcept {
-  // This face uses every function of ABI 1.0.
+  // This face uses every function of ABI 1.0, and those of 1.1 when the
+  // host has them (PluginState).
   if (api == nullptr || api->abi_major != NITRIC_ABI_MAJOR || !NITRIC_API_HAS(api, buffer_free)) {
     return NITRIC_ERR_FAILED_PRECONDITION;
   }

@@ -87,7 +87,10 @@
   X(nitric_host_api, kv_keys, 184, 8)              \
   X(nitric_host_api, kv_keys_next, 192, 8)         \
   X(nitric_host_api, kv_keys_free, 200, 8)         \
-  X(nitric_host_api, buffer_free, 208, 8)
+  X(nitric_host_api, buffer_free, 208, 8)          \
+  X(nitric_host_api, event_set_error, 216, 8)      \
+  X(nitric_host_api, ws_send_start, 224, 8)        \
+  X(nitric_host_api, ws_send_wait, 232, 8)
 
 /* Every struct and enum: X(type, size). */
 #define NITRIC_ABI_SIZES(X)       \
@@ -100,7 +103,8 @@
   X(nitric_config_value, 56)      \
   X(nitric_plugin_descriptor, 64) \
   X(nitric_abi_note, 28)          \
-  X(nitric_host_api, 216)
+  X(nitric_send_id, 8)            \
+  X(nitric_host_api, 240)
 
 NITRIC_ABI_FIELDS(NITRIC_LAYOUT_FIELD)
 NITRIC_ABI_SIZES(NITRIC_LAYOUT_SIZE)

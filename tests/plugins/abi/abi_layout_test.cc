@@ -6,6 +6,7 @@
 // languages get the same names from plugin.h's name helpers.
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include <gtest/gtest.h>
 
@@ -19,6 +20,12 @@ struct Row {
   size_t offset;
   size_t size;
 };
+
+// ABI 1.1's ownership names are aliases: code written with the old names
+// keeps compiling, and both spell one type.
+static_assert(std::is_same_v<nitric_plugin_str, nitric_str>);
+static_assert(std::is_same_v<nitric_host_str, nitric_str>);
+static_assert(std::is_same_v<nitric_plugin_instance, nitric_host>);
 
 #define ABI_CXX_FIELD_ROW(type, field, offset, size) \
   Row{#type "." #field, offsetof(type, field), sizeof(type::field)},

@@ -118,9 +118,17 @@ NITRIC_PLUGIN_VERSIONED("cpptest", "1.0", [](Plugin& p) {
       }
       return send("burst done");
     }
+    // ctest.c's "sendto:" (ws_send), "startto:" (ws_send_start without an
+    // id) and "waitto:" (with an id, then ws_send_wait), through the C++
+    // face: SendAndWait, Send and StartSend().Wait().
     if (body.rfind("sendto:", 0) == 0) {
-      // Sends to another connection and tells the sender what Send returned.
-      return send(Status(ws.Send(body.substr(7), "hello from " + id)));
+      return send(Status(ws.SendAndWait(body.substr(7), "hello from " + id)));
+    }
+    if (body.rfind("startto:", 0) == 0) {
+      return send(Status(ws.Send(body.substr(8), "hello from " + id)));
+    }
+    if (body.rfind("waitto:", 0) == 0) {
+      return send(Status(ws.StartSend(body.substr(7), "hello from " + id).Wait()));
     }
     if (body == "bye") {
       // The goodbye must arrive before the close frame.

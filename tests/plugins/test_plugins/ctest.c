@@ -4,6 +4,14 @@
  * drive both through the host and the dev membrane, the unit tests in
  * tests/plugins through a fake membrane. THIS COMMENT IS THE CONTRACT.
  *
+ * Built twice: against this tree's plugin.h (ctest.so, ABI 1.1) and against
+ * the committed 1.0 header tests/plugins/abi/v1_0 (ctest10.so). Both keep
+ * this contract; the 1.1 build uses the 1.1 functions where the 1.0 build
+ * uses their 1.0 counterparts: its replies go out with ws_send_start (the
+ * 1.0 build: ws_send, pipelined by the host's config) and a handler's
+ * failure text with event_set_error (the 1.0 build: set_error). What only
+ * one build does is marked [1.1].
+ *
  * Name "ctest" (twin: "cpptest"). Config, [plugins.ctest]:
  *   socket = "..."   websocket to serve (default: the plugin name)
  *   store  = "..."   KV store, declared get+set+delete (default: the plugin name)
@@ -44,6 +52,18 @@
  *   "counts"               -> sends "connects:<C> disconnects:<D>", how many
  *                             Connect and Disconnect events reached this
  *                             plugin since it was loaded
+ *   "sendto:<id>"          -> sends "hello from <sender>" to connection <id>
+ *                             with ws_send, then tells the sender what
+ *                             ws_send returned: "ok" or "error:<STATUS>:<text>"
+ *                             (a 1.0 plugin's ws_send inside a handler is
+ *                             pipelined while host.pipelined_sends is on: "ok",
+ *                             and a failure fails the handler; a 1.1 plugin's
+ *                             always returns the send's own result)
+ *   "startto:<id>"         -> [1.1] the same with ws_send_start, no id: "ok",
+ *                             and a failed send fails the handler
+ *   "waitto:<id>"          -> [1.1] the same with ws_send_start and an id, then
+ *                             ws_send_wait: the send's own result, and the
+ *                             handler does not fail
  *   anything else          -> sends B back unchanged (binary-safe)
  *   (<key> ends at the first ':'; <STATUS> is the name without NITRIC_ERR_,
  *   e.g. NOT_FOUND.)
@@ -207,7 +227,26 @@ static void free_pending(pending* p) {
 }
 
 static nitric_status reply(state* st, nitric_event* ev, const char* p, size_t n) {
+#if NITRIC_ABI_MINOR >= 1
+  if (NITRIC_API_HAS(st->api, ws_send_start)) {
+    return st->api->ws_send_start(st->host, sock(st), st->api->event_connection_id(ev),
+                                  str_of(p, n), NULL);
+  }
+#endif
   return st->api->ws_send(st->host, sock(st), st->api->event_connection_id(ev), str_of(p, n));
+}
+
+/* The failure text of the handler call that got `ev`. */
+static void fail_text(state* st, nitric_event* ev, const char* text) {
+#if NITRIC_ABI_MINOR >= 1
+  if (NITRIC_API_HAS(st->api, event_set_error)) {
+    st->api->event_set_error(ev, text, strlen(text));
+    return;
+  }
+#else
+  (void)ev;
+#endif
+  st->api->set_error(st->host, text, strlen(text));
 }
 
 static nitric_status reply_status(state* st, nitric_event* ev, nitric_status s) {
@@ -390,7 +429,7 @@ static int timing_command(state* st, nitric_event* ev, nitric_str body, nitric_s
       ++waited;
     }
     if (s == NITRIC_OK && access(path, F_OK) != 0) {
-      st->api->set_error(st->host, "hold timed out", 14);
+      fail_text(st, ev, "hold timed out");
       s = NITRIC_ERR_HANDLER;
     }
     free(path);
@@ -407,6 +446,46 @@ static int timing_command(state* st, nitric_event* ev, nitric_str body, nitric_s
   return 0;
 }
 
+/* "sendto:", "startto:" and "waitto:"; 0 when `body` is none of them. */
+static int send_command(state* st, nitric_event* ev, nitric_str body, nitric_status* out) {
+  const nitric_host_api* api = st->api;
+  nitric_str sender = api->event_connection_id(ev);
+  nitric_str target;
+  buf text = {NULL, 0, 0};
+  nitric_status s;
+  int which; /* 0 sendto, 1 startto, 2 waitto */
+  if (str_starts(body, "sendto:")) {
+    which = 0;
+    target = str_of(body.ptr + 7, body.len - 7);
+#if NITRIC_ABI_MINOR >= 1
+  } else if (str_starts(body, "startto:")) {
+    which = 1;
+    target = str_of(body.ptr + 8, body.len - 8);
+  } else if (str_starts(body, "waitto:")) {
+    which = 2;
+    target = str_of(body.ptr + 7, body.len - 7);
+#endif
+  } else {
+    return 0;
+  }
+  buf_puts(&text, "hello from ");
+  buf_append(&text, sender.ptr, sender.len);
+  if (which == 0) {
+    s = api->ws_send(st->host, sock(st), target, str_of(text.ptr, text.len));
+#if NITRIC_ABI_MINOR >= 1
+  } else if (which == 1) {
+    s = api->ws_send_start(st->host, sock(st), target, str_of(text.ptr, text.len), NULL);
+  } else {
+    nitric_send_id id = 0;
+    s = api->ws_send_start(st->host, sock(st), target, str_of(text.ptr, text.len), &id);
+    if (s == NITRIC_OK) s = api->ws_send_wait(st->host, id);
+#endif
+  }
+  free(text.ptr);
+  *out = reply_status(st, ev, s);
+  return 1;
+}
+
 static nitric_status on_message(nitric_event* ev, void* user_data) {
   state* st = (state*)user_data;
   const nitric_host_api* api = st->api;
@@ -421,7 +500,7 @@ static nitric_status on_message(nitric_event* ev, void* user_data) {
     return api->ws_close(st->host, sock(st), api->event_connection_id(ev));
   }
   if (str_eq(body, "fail")) {
-    api->set_error(st->host, "fail requested", 14);
+    fail_text(st, ev, "fail requested");
     return NITRIC_ERR_HANDLER;
   }
   if (str_eq(body, "details")) {
@@ -436,6 +515,10 @@ static nitric_status on_message(nitric_event* ev, void* user_data) {
     return reply_status(st, ev, api->declare_kv(st->host, str_of("late", 4), NITRIC_KV_GET));
   }
   if (str_starts(body, "kv:")) return kv_command(st, ev, body);
+  {
+    nitric_status s;
+    if (send_command(st, ev, body, &s)) return s;
+  }
   {
     nitric_status s;
     if (timing_command(st, ev, body, &s)) return s;

@@ -39,6 +39,28 @@
  *   - Opaque handles (nitric_host, nitric_event, nitric_key_iter) are owned by
  *     the host; their lifetime is stated on each type.
  *
+ * ARGUMENTS AND HANDLES (what the host promises about bad calls)
+ *   No host function lets an exception or a crash out because of its
+ *   arguments; a failure inside the host itself returns
+ *   NITRIC_ERR_INTERNAL with text in api->last_error().
+ *   - A nitric_str {NULL, len > 0}, a NULL nitric_host*, nitric_key_iter*
+ *     or out-pointer: NITRIC_ERR_INVALID_ARGUMENT, nothing read or written.
+ *     ({NULL, 0} is the empty string. The out-pointers of event_query_key
+ *     and event_query_value are optional: NULL skips that result.)
+ *   - An event handle is valid only during the handler call it was passed
+ *     to, and only on that call's thread. Used after the handler returned,
+ *     or from another thread: NITRIC_ERR_FAILED_PRECONDITION (a NULL
+ *     handle: NITRIC_ERR_INVALID_ARGUMENT). The host checks the handle
+ *     before using it (it is a serial number, not an address), so a stale
+ *     handle never reaches freed memory.
+ *   - Declarations (declare_websocket, on, declare_kv) are accepted only
+ *     during init() and only on the thread running init(); from any other
+ *     thread, or after init() returned: NITRIC_ERR_FAILED_PRECONDITION.
+ *   - Functions without a status result (event_type, event_socket, ...)
+ *     return an empty value instead (NITRIC_EVENT_TYPE_INVALID, {NULL, 0},
+ *     0) and leave the reason in api->last_error(); set_error and log treat
+ *     {NULL, len} as empty text; buffer_free and kv_keys_free accept NULL.
+ *
  * COMPATIBILITY
  *   NITRIC_ABI_MAJOR changes only on a breaking change; a plugin built for
  *   another major is refused. NITRIC_ABI_MINOR grows when functions are
@@ -119,6 +141,28 @@ typedef enum nitric_event_type {
   NITRIC_EVENT_MESSAGE = 2
 } nitric_event_type;
 
+/* The name of an event type: "connect", "disconnect" or "message" (lower
+ * case, as the SDKs' EventType() prints it and as the host's logs, --check
+ * output and plugin.hpp spell it), "unknown" for any other value. The one
+ * place these names are spelled. Static storage; never NULL. A header-only
+ * helper: not part of the ABI. */
+static inline const char* nitric_event_type_name(nitric_event_type type) {
+  switch (type) {
+    case NITRIC_EVENT_CONNECT:
+      return "connect";
+    case NITRIC_EVENT_DISCONNECT:
+      return "disconnect";
+    case NITRIC_EVENT_MESSAGE:
+      return "message";
+  }
+  return "unknown";
+}
+
+/* What api->event_type() returns for an event handle that is not valid on
+ * the calling thread now (see ARGUMENTS AND HANDLES). Not an event type:
+ * never passed to a handler. A header-only value, not an ABI change. */
+#define NITRIC_EVENT_TYPE_INVALID ((nitric_event_type)3)
+
 /* Bit masks for api->on(); combine with |. */
 #define NITRIC_ON_CONNECT (1u << NITRIC_EVENT_CONNECT)
 #define NITRIC_ON_DISCONNECT (1u << NITRIC_EVENT_DISCONNECT)
@@ -128,6 +172,22 @@ typedef enum nitric_event_type {
 #define NITRIC_KV_GET (1u << 0)
 #define NITRIC_KV_SET (1u << 1)
 #define NITRIC_KV_DELETE (1u << 2)
+
+/* The name of ONE permission bit: "get", "set" or "delete" (lower case, as
+ * the host's logs and error text spell them), "unknown" for any other value
+ * (including a combination of bits). The one place these names are spelled.
+ * Static storage; never NULL. A header-only helper: not part of the ABI. */
+static inline const char* nitric_kv_permission_name(uint32_t permission) {
+  switch (permission) {
+    case NITRIC_KV_GET:
+      return "get";
+    case NITRIC_KV_SET:
+      return "set";
+    case NITRIC_KV_DELETE:
+      return "delete";
+  }
+  return "unknown";
+}
 
 typedef enum nitric_log_level {
   NITRIC_LOG_TRACE = 0,
@@ -155,7 +215,9 @@ typedef struct nitric_buffer {
 typedef struct nitric_host nitric_host;
 
 /* One websocket event. OWNERSHIP: host. Valid only during the handler call,
- * and only on the thread that called the handler. Do not keep it. */
+ * and only on the thread that called the handler. Do not keep it: the host
+ * answers a kept handle with NITRIC_ERR_FAILED_PRECONDITION (see ARGUMENTS
+ * AND HANDLES), and it is not a pointer the plugin may dereference. */
 typedef struct nitric_event nitric_event;
 
 /* A KV key scan. OWNERSHIP: host; the plugin must release it with
@@ -223,7 +285,7 @@ typedef struct nitric_host_api {
   nitric_status (*config_get)(nitric_host* host, const char* path, size_t path_len,
                               nitric_config_value* out);
 
-  /* ---- declarations: during init() only ---- */
+  /* ---- declarations: during init() only, on init()'s thread ---- */
 
   /* Declares websocket `socket` (as an SDK's NewWebsocket does). Idempotent. */
   nitric_status (*declare_websocket)(nitric_host* host, nitric_str socket);
@@ -237,7 +299,8 @@ typedef struct nitric_host_api {
    * Declaring it again adds permissions. */
   nitric_status (*declare_kv)(nitric_host* host, nitric_str store, uint32_t allow);
 
-  /* ---- events: only inside the handler the event was passed to ---- */
+  /* ---- events: only inside the handler the event was passed to ----
+   * Elsewhere: FAILED_PRECONDITION, or an empty value (ARGUMENTS AND HANDLES). */
 
   nitric_event_type (*event_type)(const nitric_event* event);
   /* Borrowed; valid during the handler call. */
@@ -356,8 +419,15 @@ typedef const nitric_plugin_descriptor* (*nitric_plugin_entry_fn)(void);
 NITRIC_PLUGIN_EXPORT const nitric_plugin_descriptor* nitric_plugin_entry(void);
 
 /* Define the entry symbol in exactly one source file of a plugin:
- *   NITRIC_PLUGIN_ENTRY { static const nitric_plugin_descriptor d = {...};
- *                         return &d; } */
+ *   NITRIC_PLUGIN_ENTRY {
+ *     static const nitric_plugin_descriptor d = {
+ *         .abi_major = NITRIC_ABI_MAJOR, .abi_minor = NITRIC_ABI_MINOR,
+ *         .size = sizeof(nitric_plugin_descriptor), .name = "echo", .init = init};
+ *     return &d;
+ *   }
+ * Name the fields (designated initializers) rather than list them in order:
+ * the layout is pinned by the host's tests, and named fields say which
+ * callback is which. */
 #define NITRIC_PLUGIN_ENTRY \
   NITRIC_PLUGIN_EXPORT const nitric_plugin_descriptor* nitric_plugin_entry(void)
 
