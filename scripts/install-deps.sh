@@ -19,6 +19,7 @@ packages=(
   # CPack's dpkg-shlibdeps step, lintian, systemd-sysusers (package systemd)
   file lintian systemd
   prometheus  # the metrics tests: a real Prometheus scrapes the host; promtool checks /metrics
+  cargo rustc  # the Rust example plugin examples/rust-echo (/usr/bin/cargo, offline, no crates)
 )
 
 sudo_cmd=()

@@ -47,7 +47,7 @@ host() {
   [ -f "$src/CMakeLists.txt" ] || die "$src is not a nitric-host source folder"
   if [ ! -f "$build/CMakeCache.txt" ]; then
     cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-      -DNITRIC_BUILD_TESTS=OFF -DNITRIC_BUILD_BENCH=OFF
+      -DNITRIC_BUILD_TESTS=OFF -DNITRIC_BUILD_BENCH=OFF -DNITRIC_BUILD_RUST_EXAMPLE=OFF
   fi
   # The install rules need only the two binaries (plugins are installed as sources).
   cmake --build "$build" -j "$jobs" --target nitric-host nitric-dev-membrane
