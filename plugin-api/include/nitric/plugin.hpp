@@ -38,6 +38,12 @@
 //       variants return std::string_view into the event, without a copy.
 //     ctx.Response.Reject = true   rejects a Connect
 //
+//   Broadcast(ws, kv, prefix, data, ForgetGone) -> BroadcastResult
+//       sends `data` to every connection stored in `kv` as prefix + id, the
+//       sends in flight together; .delivered, .failed (id, error,
+//       forgotten), .error (return it from the handler); Forget{None, Gone,
+//       Failed}: which failed connections' keys to delete
+//
 //   KvStore kv (values are flat JSON objects: nitric::Object)
 //     kv.Get(key) -> Result<Object>     kv.GetJSON(key) -> Result<std::string>
 //     kv.Set(key, Object{{"a", 1}}) -> Error     kv.SetJSON(key, "{...}")
@@ -737,6 +743,105 @@ class Plugin {
  private:
   detail::PluginState* state_;
 };
+
+// ---------------------------------------------------------------------------
+// Broadcast: one message to every connection stored under a key prefix
+//
+// The seed's pattern (a KV store whose keys are connection ids, filled on
+// Connect and emptied on Disconnect) has a weak spot: an id whose Disconnect
+// never came (the host or the membrane crashed, the network split) stays in
+// the store, and every later broadcast fails on it. Broadcast sends to every
+// stored connection with the sends in flight together, reports each failure
+// with its reason, and can forget (delete the key of) the connections whose
+// send failed.
+
+// Which stored connections Broadcast forgets when the send to them failed.
+enum Forget : uint32_t {
+  // Keep every key.
+  ForgetNone = 0,
+  // Delete the key of a connection the membrane says is gone (NOT_FOUND).
+  // Nitric on AWS reports every send error as INTERNAL, so "gone" cannot be
+  // told apart there and this forgets nothing: use ForgetFailed on AWS.
+  ForgetGone = 1,
+  // Delete the key of every connection whose send failed, whatever the
+  // reason. A connection that failed only for a moment (the membrane
+  // restarting) is forgotten too: it gets no broadcast until it reconnects.
+  ForgetFailed = 2,
+};
+
+// One connection Broadcast could not send to.
+struct BroadcastFailure {
+  std::string connection_id;
+  Error error;             // why its send failed
+  bool forgotten = false;  // its key was deleted
+};
+
+// What Broadcast did.
+struct BroadcastResult {
+  // Connections the message was delivered to.
+  size_t delivered = 0;
+  // Connections it was not, in key order.
+  std::vector<BroadcastFailure> failed;
+  // Set when the broadcast as a whole failed, so a handler can return it:
+  // the key scan could not start or broke off (connections after that point
+  // were not sent to), a send failed and its connection was not forgotten,
+  // or a key could not be deleted. The first of these.
+  nitric::Error error;
+};
+
+// Sends `data` to every connection of `ws` whose id is stored in `store`
+// under `prefix`: a key is `prefix` + connection id ("" for the seed's store
+// of bare ids; "room-a/" for the keys "room-a/<id>"). Needs KvStoreGet, and
+// KvStoreDelete to forget. Sends are in flight together (ABI 1.1
+// ws_send_start; on a 1.0 host one after the other through ws_send, whose
+// failures that host may only report as the handler's failure, see
+// host.pipelined_sends).
+inline BroadcastResult Broadcast(const Websocket& ws, const KvStore& store, std::string_view prefix,
+                                 std::string_view data, Forget forget = ForgetNone) {
+  BroadcastResult result;
+  auto keys = store.Keys(prefix);
+  if (!keys) {
+    result.error = keys.error();
+    return result;
+  }
+  struct Target {
+    std::string key;
+    PendingSend send;
+  };
+  std::vector<Target> targets;
+  nitric::Error scan_error;
+  for (;;) {
+    auto key = keys->Recv();
+    if (!key) {
+      if (!key.error().IsDone()) scan_error = key.error();
+      break;
+    }
+    const std::string_view id = std::string_view(*key).substr(prefix.size());
+    PendingSend send = ws.StartSend(id, data);
+    targets.push_back(Target{std::move(*key), std::move(send)});
+  }
+  // Every send is in flight before the first wait; keys are deleted only
+  // after all completed (a KV call waits for the sends before it anyway).
+  for (Target& target : targets) {
+    nitric::Error err = target.send.Wait();
+    if (!err) {
+      ++result.delivered;
+    } else {
+      result.failed.push_back(BroadcastFailure{target.key.substr(prefix.size()), std::move(err)});
+    }
+  }
+  nitric::Error kept;  // the first failure left in the store
+  for (BroadcastFailure& failure : result.failed) {
+    if (forget == ForgetFailed || (forget == ForgetGone && failure.error.IsNotFound())) {
+      nitric::Error deleted = store.Delete(std::string(prefix) + failure.connection_id);
+      failure.forgotten = !deleted;
+      if (deleted && !kept) kept = deleted;
+    }
+    if (!failure.forgotten && !kept) kept = failure.error;
+  }
+  result.error = scan_error ? scan_error : kept;
+  return result;
+}
 
 // ---------------------------------------------------------------------------
 // The descriptor's callbacks (used by NITRIC_PLUGIN)

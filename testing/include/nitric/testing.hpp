@@ -45,10 +45,12 @@
 //   - Chains: plugins chain in file name order, as in the host's plugins
 //     folder (an auth.so sorts before echo.so), whatever order they were
 //     loaded in; a plugin name can be loaded once (Reload replaces it).
-//   - Sends are pipelined as in the host (host.pipelined_sends, default
-//     true): inside a handler ws_send returns at once, and a failed send
-//     fails the handler's call (Message returns its status, a Connect is
-//     rejected).
+//   - Sends behave as in the host. Inside a handler, plugin.hpp's Send
+//     (ABI 1.1 ws_send_start) does not wait for the membrane, and a failed
+//     send fails the handler's call (Message returns its status, a Connect
+//     is rejected); StartSend(...).Wait() and SendAndWait give each send's
+//     own result. A plugin built against the 1.0 header gets its ws_send
+//     pipelined or blocking as host.pipelined_sends says (default true).
 //   - The membrane is in memory and answers at once. It does not track
 //     which connections exist: every send and close succeeds (and is
 //     recorded) unless the test says otherwise with FailSendsTo or
