@@ -12,36 +12,16 @@ NITRIC_PLUGIN("broadcast", [](Plugin& p) {
   // Register a new connection on connect
   ws.On(EventType_Connect, [=](Ctx& ctx) -> Error {
     return connections.Set(ctx.Request.ConnectionID(),
-                           {
-                               {"connectionId", ctx.Request.ConnectionID()},
-                           });
+                           {{"connectionId", ctx.Request.ConnectionID()}});
   });
 
   // Remove a registered connection on disconnect
   ws.On(EventType_Disconnect,
         [=](Ctx& ctx) -> Error { return connections.Delete(ctx.Request.ConnectionID()); });
 
-  // Broadcast message to all the registered websocket connections
+  // Broadcast message to all the registered websocket connections, and forget
+  // those that are gone (a Disconnect that never came)
   ws.On(EventType_Message, [=](Ctx& ctx) -> Error {
-    auto connectionStream = connections.Keys();
-    if (!connectionStream) {
-      return connectionStream.error();
-    }
-    for (;;) {
-      auto connectionId = connectionStream->Recv();
-      if (!connectionId) {
-        if (connectionId.error().IsDone()) {
-          break;  // reached the end of the documents
-        }
-        // The scan broke off (e.g. the membrane became unavailable): some
-        // connections were not sent to, so the broadcast failed.
-        return connectionId.error();
-      }
-      auto err = ws.Send(*connectionId, ctx.Request.Message());
-      if (err) {
-        return err;
-      }
-    }
-    return {};
+    return Broadcast(ws, connections, "", ctx.Request.MessageView(), ForgetGone).error;
   });
 });

@@ -2,7 +2,8 @@
 # The README's "Testing your plugin" project, exactly as printed, against an
 # installed SDK: installs the build's dev component into a temporary prefix,
 # writes every README code block marked <!-- file: NAME --> to NAME (the
-# plugin of "Writing a plugin", CMakeLists.txt, the test), configures it with
+# plugin of "Writing a plugin", which must be plugins/broadcast/broadcast.cc
+# byte for byte, CMakeLists.txt, the test), configures it with
 # find_package(NitricPlugin 1.1 CONFIG) from that prefix alone, builds it and
 # runs its ctest.
 #   readme_example.sh SOURCE_DIR BUILD_DIR WORK_DIR CXX_COMPILER
@@ -31,6 +32,9 @@ echo "from README.md:" $(xargs -n1 basename <"$work/files.txt")
 for f in CMakeLists.txt broadcast.cc broadcast_test.cc; do
   [ -s "$work/project/$f" ] || fail "README.md has no block marked <!-- file: $f -->"
 done
+# "Writing a plugin" prints plugins/broadcast/broadcast.cc: it must be that file.
+diff -u "$src/plugins/broadcast/broadcast.cc" "$work/project/broadcast.cc" ||
+  fail "README.md's listing of plugins/broadcast/broadcast.cc differs from the file (above)"
 
 cmake -S "$work/project" -B "$work/project/build" -DCMAKE_PREFIX_PATH="$prefix" \
   -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Release -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF \
