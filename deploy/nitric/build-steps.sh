@@ -49,8 +49,9 @@ host() {
     cmake -S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DNITRIC_BUILD_TESTS=OFF -DNITRIC_BUILD_BENCH=OFF -DNITRIC_BUILD_RUST_EXAMPLE=OFF
   fi
-  # The install rules need only the two binaries (plugins are installed as sources).
-  cmake --build "$build" -j "$jobs" --target nitric-host nitric-dev-membrane
+  # Everything the install rules copy (the binaries, the SDK's testing library):
+  # the default target, tests and benchmarks being off.
+  cmake --build "$build" -j "$jobs"
   cmake --install "$build" --prefix "$prefix" --strip
 }
 
