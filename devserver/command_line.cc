@@ -92,6 +92,12 @@ std::string Usage() {
          "                          gets HTTP 504 (default 10)\n"
          "  --max-connections N     connections per socket; past it HTTP 503\n"
          "                          (default 10000)\n"
+         "  --profile NAME          how the gateway behaves: 'local' (default: binary\n"
+         "                          frames, 1 MiB messages) or 'aws' (as AWS API Gateway\n"
+         "                          websockets: text only, 128 KiB messages, a rejected\n"
+         "                          connect gets 401, single-valued query parameters,\n"
+         "                          idle connections closed after 10 minutes and every\n"
+         "                          connection after 2 hours)\n"
          "  --collect FILE          do not serve: act as the collector of Nitric's\n"
          "                          `nitric up` (see below)\n"
          "  --help                  print this text and exit\n"
@@ -112,6 +118,8 @@ std::string Usage() {
 
 bool ParseCommandLine(int argc, const char* const* argv, CommandLine* out, std::string* error) {
   CommandLine result;
+  std::optional<std::chrono::milliseconds> idle_timeout;  // applied to the profile at the end
+  std::optional<std::chrono::milliseconds> max_duration;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -132,7 +140,9 @@ bool ParseCommandLine(int argc, const char* const* argv, CommandLine* out, std::
     }
     bool known = name == "--listen" || name == "--gateway-port" || name == "--data" ||
                  name == "--socket-port" || name == "--allow-origin" ||
-                 name == "--connect-timeout" || name == "--max-connections" || name == "--collect";
+                 name == "--connect-timeout" || name == "--max-connections" ||
+                 name == "--collect" || name == "--profile" || name == "--idle-timeout" ||
+                 name == "--max-connection-duration";
     if (!known) {
       *error = "unknown argument '" + std::string(arg) + "'";
       return false;
@@ -175,6 +185,21 @@ bool ParseCommandLine(int argc, const char* const* argv, CommandLine* out, std::
             std::string(value) + "'";
         return false;
       }
+    } else if (name == "--profile") {
+      std::optional<GatewayProfile> profile = ProfileNamed(value);
+      if (!profile) {
+        *error = "--profile expects local or aws, got '" + std::string(value) + "'";
+        return false;
+      }
+      result.options.profile = *std::move(profile);
+    } else if (name == "--idle-timeout" || name == "--max-connection-duration") {
+      std::chrono::milliseconds limit{};
+      if (!ParseSeconds(value, &limit)) {
+        *error = std::string(name) + " expects seconds above 0, at most 86400, got '" +
+                 std::string(value) + "'";
+        return false;
+      }
+      (name == "--idle-timeout" ? idle_timeout : max_duration) = limit;
     } else if (name == "--collect") {
       if (value.empty()) {
         *error = "--collect expects a file to write (or '-' for stdout)";
@@ -199,6 +224,14 @@ bool ParseCommandLine(int argc, const char* const* argv, CommandLine* out, std::
       result.options.socket_ports[std::string(value.substr(0, eq))] = port;
     }
   }
+  if ((idle_timeout || max_duration) && result.options.profile.name != "aws") {
+    *error =
+        "--idle-timeout and --max-connection-duration change the aws profile's limits: add "
+        "--profile aws";
+    return false;
+  }
+  if (idle_timeout) result.options.profile.idle_timeout = *idle_timeout;
+  if (max_duration) result.options.profile.max_duration = *max_duration;
   if (!result.command.empty() && !result.collect) {
     *error = "a command after '--' is only run with --collect FILE";
     return false;

@@ -1,9 +1,13 @@
 // Command line of nitric-dev-membrane:
 //   nitric-dev-membrane [--listen HOST:PORT] [--gateway-port PORT] [--data DIR]
 //                       [--socket-port NAME=PORT ...] [--allow-origin PATTERN ...]
-//                       [--connect-timeout SECONDS] [--max-connections N] [--help]
+//                       [--connect-timeout SECONDS] [--max-connections N]
+//                       [--profile local|aws] [--help]
 //   nitric-dev-membrane --collect FILE [--listen HOST:PORT] [-- COMMAND [ARG...]]
-// Every option also accepts the --name=value form.
+// Every option also accepts the --name=value form. Two options are left out
+// of --help, for tests that cannot wait for the aws profile's limits:
+// --idle-timeout SECONDS and --max-connection-duration SECONDS replace its
+// 10 minutes and 2 hours (the defaults are the contract).
 #pragma once
 
 #include <chrono>

@@ -121,7 +121,7 @@ grpc::Status DevMembrane::Impl::Start() {
   gateway_options.host = options_.gateway_host;
   gateway_options.base_port = options_.gateway_base_port;
   gateway_options.pinned_ports = options_.socket_ports;
-  gateway_options.max_frame_bytes = options_.max_frame_bytes;
+  gateway_options.profile = options_.profile;
   gateway_options.max_send_queue_bytes = options_.max_send_queue_bytes;
   gateway_options.allowed_origins = options_.allowed_origins;
   gateway_options.connect_timeout = options_.connect_timeout;
@@ -159,6 +159,16 @@ grpc::Status DevMembrane::Impl::Start() {
   state_ = State::kRunning;
   spdlog::info("gRPC listening on {}", address_);
   spdlog::info("KV data in {}", stores_->folder().string());
+  if (options_.profile.name != "local") {
+    const GatewayProfile& p = options_.profile;
+    spdlog::info(
+        "gateway profile {}: {}messages up to {} bytes, a rejected connect answered {}, {} query "
+        "parameters, idle connections closed after {} s, every connection after {} s",
+        p.name, p.text_only ? "text only, " : "", p.max_message_bytes, p.reject_status,
+        p.single_valued_query ? "single-valued" : "multi-valued",
+        std::chrono::duration<double>(p.idle_timeout).count(),
+        std::chrono::duration<double>(p.max_duration).count());
+  }
   return grpc::Status::OK;
 }
 

@@ -16,6 +16,8 @@
 
 #include <grpcpp/support/status.h>
 
+#include "devserver/gateway_profile.h"
+
 namespace nitric::devserver {
 
 struct DevMembraneOptions {
@@ -27,8 +29,9 @@ struct DevMembraneOptions {
   std::map<std::string, uint16_t> socket_ports;
   // KV data folder (one SQLite database per store). Created if missing.
   std::filesystem::path data_dir = ".nitric";
-  std::size_t max_frame_bytes = 1 << 20;
   std::size_t max_send_queue_bytes = 8 << 20;
+  // How the gateway behaves: local (default) or aws (--profile).
+  GatewayProfile profile;
   // Gateway guards (see GatewayOptions): origins allowed besides loopback
   // (--allow-origin), the Connect answer deadline (--connect-timeout) and
   // the connections per socket (--max-connections).

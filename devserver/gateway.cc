@@ -107,7 +107,24 @@ class Gateway::Impl {
     auto connection = core_.FindConnection(socket, connection_id);
     if (!connection) return NotFound(socket, connection_id);
     // Validated here, on the caller's thread, so the I/O threads only write.
+    const GatewayProfile& profile = core_.options().profile;
+    if (profile.limit_sends && data.size() > profile.max_message_bytes) {
+      return {grpc::StatusCode::RESOURCE_EXHAUSTED,
+              "message of " + std::to_string(data.size()) + " bytes to connection '" +
+                  connection_id + "' refused: the " + profile.name +
+                  " gateway profile carries at most " + std::to_string(profile.max_message_bytes) +
+                  " bytes"};
+    }
     const bool text = IsValidUtf8(data);
+    if (!text && profile.text_only) {
+      return {grpc::StatusCode::INVALID_ARGUMENT,
+              "message to connection '" + connection_id +
+                  "' refused: it is not valid UTF-8, and "
+                  "the " +
+                  profile.name +
+                  " gateway profile carries text frames only (encode binary "
+                  "data, e.g. as base64)"};
+    }
     connection->Send(std::move(data), text);
     return grpc::Status::OK;
   }

@@ -4,7 +4,9 @@
 //   no answer within connect_timeout -> 504)
 //   -> frames delivered one at a time, in order -> Disconnect when the client goes.
 // Before the Connect event, a request is refused when its Origin is foreign
-// (403), its query is not UTF-8 (400) or the socket is full (503).
+// (403), its query is not UTF-8 (400) or the socket is full (503). What else
+// the gateway allows (binary frames, sizes, the reject status, query values,
+// connection lifetimes) is its profile's (gateway_profile.h).
 #pragma once
 
 #include <chrono>
@@ -19,6 +21,7 @@
 #include <grpcpp/support/status.h>
 
 #include "devserver/event_sink.h"
+#include "devserver/gateway_profile.h"
 
 namespace nitric::devserver {
 
@@ -31,8 +34,8 @@ struct GatewayOptions {
   // Sockets whose port is pinned (name -> port). A pinned port that is busy is
   // an error for that socket.
   std::map<std::string, uint16_t> pinned_ports;
-  // A frame larger than this closes the client with 1009.
-  std::size_t max_frame_bytes = 1 << 20;
+  // local (default) or aws: see gateway_profile.h.
+  GatewayProfile profile;
   // A client whose pending outgoing bytes exceed this is dropped (slow reader).
   std::size_t max_send_queue_bytes = 8 << 20;
   // I/O threads for all listeners and connections.
@@ -64,7 +67,10 @@ class Gateway {
   std::optional<std::string> Url(const std::string& socket) const;
 
   // Queues `data` to the connection: a text frame when it is valid UTF-8, a
-  // binary frame otherwise. NOT_FOUND for an unknown socket or connection.
+  // binary frame otherwise. NOT_FOUND for an unknown socket or connection;
+  // under a text-only profile INVALID_ARGUMENT for data that is not UTF-8,
+  // and under a profile that limits sends RESOURCE_EXHAUSTED for data over
+  // its message size.
   grpc::Status Send(const std::string& socket, const std::string& connection_id, std::string data);
 
   // Closes the connection with code 1000. NOT_FOUND when unknown.

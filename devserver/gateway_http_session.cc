@@ -184,7 +184,12 @@ void HttpSession::DeliverConnect() {
   event.set_socket_name(socket_);
   event.set_connection_id(connection_id_);
   auto& params = *event.mutable_connection()->mutable_query_params();
-  for (auto& [key, value] : query_) params[key].add_value(std::move(value));
+  const bool single = core_.options().profile.single_valued_query;
+  for (auto& [key, value] : query_) {
+    auto& values = params[key];
+    if (single) values.clear_value();  // the last value of a repeated key wins
+    values.add_value(std::move(value));
+  }
   query_.clear();
   // No I/O is pending while the application decides; the deadline applies
   // again to the answer we write. The application's own deadline:
@@ -240,7 +245,7 @@ void HttpSession::OnConnectAnswered(const DeliveryResult& result) {
   if (result.reject) {
     spdlog::debug("websocket '{}': connection {} rejected by the connect handler", socket_,
                   connection_id_);
-    Respond(http::status::forbidden, "text/plain",
+    Respond(http::int_to_status(core_.options().profile.reject_status), "text/plain",
             "connection rejected by the connect handler of socket '" + socket_ + "'\n");
     return;
   }

@@ -46,7 +46,9 @@ WsSession::WsSession(GatewayCore& core, beast::tcp_stream stream, std::string so
       socket_(std::move(socket)),
       id_(std::move(connection_id)),
       executor_(stream.get_executor()),
-      ws_(std::move(stream)) {}
+      ws_(std::move(stream)),
+      idle_timer_(executor_),
+      lifetime_timer_(executor_) {}
 
 void WsSession::Start(http::request<http::string_body> request) {
   if (!core_.AddConnection(shared_from_this())) {
@@ -55,11 +57,19 @@ void WsSession::Start(http::request<http::string_body> request) {
   }
   request_ = std::move(request);
   beast::get_lowest_layer(ws_).expires_never();  // the websocket timeouts take over
-  ws_.set_option(websocket::stream_base::timeout{kHandshakeTimeout, kIdleTimeout,
-                                                 /*keep_alive_pings=*/true});
+  const GatewayProfile& profile = core_.options().profile;
+  if (profile.idle_timeout.count() == 0) {
+    ws_.set_option(websocket::stream_base::timeout{kHandshakeTimeout, kIdleTimeout,
+                                                   /*keep_alive_pings=*/true});
+  } else {
+    // The profile's own idle rule (ArmIdleTimer) decides; no pings of ours
+    // keep a connection alive that the profile would close.
+    ws_.set_option(websocket::stream_base::timeout{
+        kHandshakeTimeout, websocket::stream_base::none(), /*keep_alive_pings=*/false});
+  }
   ws_.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(http::field::server, "nitric-dev-membrane"); }));
-  ws_.read_message_max(core_.options().max_frame_bytes);
+  ws_.read_message_max(profile.max_message_bytes);
   ws_.auto_fragment(false);  // one Send, one frame
   ws_.async_accept(request_,
                    [self = shared_from_this()](beast::error_code ec) { self->OnAccepted(ec); });
@@ -75,6 +85,8 @@ void WsSession::OnAccepted(beast::error_code ec) {
   state_ = State::kOpen;
   core_.AddOpen(socket_, +1);
   spdlog::debug("websocket '{}': connection {} open", socket_, id_);
+  ArmLifetimeTimer();
+  ArmIdleTimer();
   if (close_reason_) {  // Close or Shutdown arrived during the upgrade
     auto reason = *close_reason_;
     StartClose(reason);
@@ -95,8 +107,8 @@ void WsSession::OnRead(beast::error_code ec, std::size_t bytes) {
   if (ec) {
     if (ec == websocket::error::message_too_big) {
       // Beast has already sent close 1009 and is tearing the connection down.
-      spdlog::info("websocket '{}': closed connection {} with 1009: frame over {} bytes", socket_,
-                   id_, core_.options().max_frame_bytes);
+      spdlog::info("websocket '{}': closed connection {} with 1009: message over {} bytes", socket_,
+                   id_, core_.options().profile.max_message_bytes);
     }
     Finish(ec == websocket::error::closed ? "closed" : ec.message());
     return;
@@ -105,6 +117,17 @@ void WsSession::OnRead(beast::error_code ec, std::size_t bytes) {
   read_buffer_.consume(bytes);
   if (read_buffer_.capacity() > kKeptReadBufferBytes) read_buffer_.shrink_to_fit();
   if (state_ != State::kOpen) return;  // closing: frames still in flight are dropped
+  const GatewayProfile& profile = core_.options().profile;
+  if (profile.text_only && ws_.got_binary()) {
+    // As API Gateway does: the frame is not delivered, the client is cut off.
+    spdlog::info(
+        "websocket '{}': closing connection {} (1003): a binary frame, and the {} "
+        "gateway profile carries text only",
+        socket_, id_, profile.name);
+    StartClose({websocket::close_code::unknown_data, "binary frames are not supported"});
+    return;
+  }
+  ArmIdleTimer();
 
   wsproto::WebsocketEventRequest event;
   event.set_socket_name(socket_);
@@ -240,10 +263,43 @@ void WsSession::OnWritten(beast::error_code ec, std::size_t /*bytes*/) {
 
 void WsSession::Drop() { Finish("dropped: send queue overflow"); }
 
+void WsSession::ArmIdleTimer() {
+  const auto idle = core_.options().profile.idle_timeout;
+  if (idle.count() == 0) return;
+  idle_timer_.expires_after(idle);  // a wait already pending is cancelled
+  idle_timer_.async_wait([self = shared_from_this(), idle](beast::error_code ec) {
+    if (!ec) {
+      self->OnLimitReached("idle for " +
+                           fmt::format("{}", std::chrono::duration<double>(idle).count()) + " s");
+    }
+  });
+}
+
+void WsSession::ArmLifetimeTimer() {
+  const auto limit = core_.options().profile.max_duration;
+  if (limit.count() == 0) return;
+  lifetime_timer_.expires_after(limit);
+  lifetime_timer_.async_wait([self = shared_from_this(), limit](beast::error_code ec) {
+    if (!ec) {
+      self->OnLimitReached("open for " +
+                           fmt::format("{}", std::chrono::duration<double>(limit).count()) + " s");
+    }
+  });
+}
+
+void WsSession::OnLimitReached(const std::string& what) {
+  if (state_ != State::kOpen) return;
+  spdlog::info("websocket '{}': closing connection {} (1001): {}, the {} gateway profile's limit",
+               socket_, id_, what, core_.options().profile.name);
+  StartClose({websocket::close_code::going_away, CloseReasonText(what)});
+}
+
 void WsSession::Finish(const std::string& why) {
   if (state_ == State::kFinished) return;
   const bool was_open = state_ != State::kUpgrading;
   state_ = State::kFinished;
+  idle_timer_.cancel();
+  lifetime_timer_.cancel();
   {
     std::lock_guard lock(out_mu_);
     out_closed_ = true;

@@ -1,7 +1,8 @@
 // One client connection whose Connect event was accepted: completes the
 // upgrade, delivers frames to the sink one at a time and in order, writes
 // queued sends one frame at a time, and delivers Disconnect exactly once when
-// the connection ends, whoever ends it.
+// the connection ends, whoever ends it. The gateway profile decides what a
+// client may send (sizes, binary frames) and how long a connection lives.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +13,7 @@
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -76,6 +78,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void WriteNext();
   void OnWritten(boost::beast::error_code ec, std::size_t bytes);
   void Drop();
+  // The profile's connection limits (idle, lifetime): arm on open, the idle
+  // one again on each client message; either closes the connection with 1001.
+  void ArmIdleTimer();
+  void ArmLifetimeTimer();
+  void OnLimitReached(const std::string& what);
   void Finish(const std::string& why);
   void OnDisconnectAnswered(const DeliveryResult& result);
 
@@ -92,6 +99,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   bool writing_ = false;  // one async_write at a time
   Outgoing current_;      // the frame being written
   std::optional<boost::beast::websocket::close_reason> close_reason_;
+  boost::asio::steady_timer idle_timer_;
+  boost::asio::steady_timer lifetime_timer_;
 
   // The send queue, filled by Send on any thread and drained on the strand.
   std::mutex out_mu_;

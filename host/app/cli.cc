@@ -105,6 +105,12 @@ Status ParseCli(const std::vector<std::string>& args, CliOptions* options) {
             "--dev-allow-origin: expected a pattern such as \"http://devbox:*\" or \"*\"");
       }
       options->dev_allow_origins.push_back(v);
+    } else if (flag == "--dev-profile") {
+      if (Status st = value(&v); !st.ok()) return st;
+      if (v != "local" && v != "aws") {
+        return BadUsage("--dev-profile: expected local or aws, got \"" + v + "\"");
+      }
+      options->dev_profile = v;
     } else if (flag == "--dev") {
       if (Status st = no_value(); !st.ok()) return st;
       options->dev = true;
@@ -174,6 +180,9 @@ Options:
                        dev gateway: also accept browser requests from
                        origins matching PATTERN ('*' globs; repeatable);
                        by default only loopback origins are accepted
+  --dev-profile NAME   dev gateway behaviour: local (default) or aws, which
+                       behaves as AWS API Gateway websockets (text only,
+                       128 KiB messages, ...; see the README)
   --check              load and initialise every plugin without a membrane,
                        print what each declares and handles, then exit
                        (non-zero if any plugin fails)

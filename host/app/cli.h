@@ -37,6 +37,7 @@ struct CliOptions {
   std::filesystem::path dev_data = ".nitric";  // --dev-data DIR
   uint16_t dev_port = 4001;                    // --dev-port N: first gateway port (0: ephemeral)
   std::vector<std::string> dev_allow_origins;  // --dev-allow-origin PATTERN (repeatable)
+  std::string dev_profile = "local";           // --dev-profile local|aws: the dev gateway's
   bool check = false;
   bool version = false;
   bool help = false;

@@ -158,6 +158,7 @@ class HostApp {
     options.gateway_base_port = cli_.dev_port;
     options.data_dir = cli_.dev_data;
     options.allowed_origins = cli_.dev_allow_origins;
+    options.profile = devserver::ProfileNamed(cli_.dev_profile).value_or(devserver::LocalProfile());
     dev_ = std::make_unique<devserver::DevMembrane>(options);
     grpc::Status status = dev_->Start();
     if (!status.ok()) {

@@ -86,6 +86,25 @@ TEST(CommandLine, CollectTakesAFileAndTheCommandAfterDoubleDash) {
   EXPECT_NE(Usage().find("--collect FILE"), std::string::npos);
 }
 
+TEST(CommandLine, ProfileIsLocalUnlessAwsIsAskedFor) {
+  EXPECT_EQ(Parse({}).cl.options.profile.name, "local");
+  Parsed p = Parse({"--profile", "aws"});
+  ASSERT_TRUE(p.ok) << p.error;
+  EXPECT_EQ(p.cl.options.profile.name, "aws");
+  EXPECT_TRUE(p.cl.options.profile.text_only);
+  EXPECT_EQ(p.cl.options.profile.idle_timeout, std::chrono::minutes(10));
+  EXPECT_EQ(p.cl.options.profile.max_duration, std::chrono::hours(2));
+  EXPECT_NE(Usage().find("--profile NAME"), std::string::npos);
+
+  // The hidden test flags shorten the aws limits, in either order.
+  Parsed short_limits =
+      Parse({"--idle-timeout=0.5", "--profile=aws", "--max-connection-duration", "2"});
+  ASSERT_TRUE(short_limits.ok) << short_limits.error;
+  EXPECT_EQ(short_limits.cl.options.profile.idle_timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(short_limits.cl.options.profile.max_duration, std::chrono::seconds(2));
+  EXPECT_EQ(Usage().find("--idle-timeout"), std::string::npos) << "a test flag, not for --help";
+}
+
 TEST(CommandLine, RejectsBadInputWithAReason) {
   const std::vector<std::vector<const char*>> bad = {
       {"--bogus"},
@@ -110,6 +129,12 @@ TEST(CommandLine, RejectsBadInputWithAReason) {
       {"--max-connections", "0"},
       {"--max-connections", "many"},
       {"--collect", ""},
+      {"--profile", "gcp"},
+      {"--profile", ""},
+      {"--idle-timeout", "5"},
+      {"--max-connection-duration", "5"},
+      {"--profile", "aws", "--idle-timeout", "0"},
+      {"--profile", "aws", "--max-connection-duration", "x"},
       {"--", "nitric-host"},
       {"--collect", "x.json", "--", ""},
       {"positional"},

@@ -84,7 +84,7 @@ class RawClient {
 
 TEST_F(GatewayTest, FrameOverTheLimitClosesThatClientWith1009AndOthersKeepBeingServed) {
   GatewayOptions options = TestOptions();
-  options.max_frame_bytes = 64 * 1024;
+  options.profile.max_message_bytes = 64 * 1024;
   StartGateway(options);
   auto big = ConnectClient();
   auto normal = ConnectClient();
