@@ -49,6 +49,9 @@ struct Options {
   double idle_settle_s = 0.5;
   std::string json_path;
   std::string log_path;
+  // "each": one gRPC write per event; "batched": flush when the queue runs
+  // empty, as grpc-go does (FakeMembrane).
+  bool batch_writes = false;
   // Reload storm: a window of this many seconds with one SIGHUP per second.
   double reload_storm_s = 0;
   std::string reload_target;               // the plugin file in the plugins folder
@@ -60,7 +63,7 @@ void Usage() {
   std::fprintf(stderr,
                "usage: nitric-bench-dispatch [--name N] [--connections N] [--messages M]\n"
                "         [--body-bytes B] [--warmup S] [--duration S] [--startup-timeout S]\n"
-               "         [--json FILE] [--log FILE]\n"
+               "         [--writes each|batched] [--json FILE] [--log FILE]\n"
                "         [--reload-storm S --reload-target DIR/x.so --reload-build A.so\n"
                "          --reload-build B.so]\n"
                "         -- COMMAND [ARGS...]\n");
@@ -78,6 +81,11 @@ std::optional<Options> ParseArgs(int argc, char** argv) {
       {"--startup-timeout", [&](const std::string& v) { o.startup_timeout_s = std::stod(v); }},
       {"--json", [&](const std::string& v) { o.json_path = v; }},
       {"--log", [&](const std::string& v) { o.log_path = v; }},
+      {"--writes",
+       [&](const std::string& v) {
+         if (v != "each" && v != "batched") throw std::invalid_argument("--writes");
+         o.batch_writes = v == "batched";
+       }},
       {"--reload-storm", [&](const std::string& v) { o.reload_storm_s = std::stod(v); }},
       {"--reload-target", [&](const std::string& v) { o.reload_target = v; }},
       {"--reload-build", [&](const std::string& v) { o.reload_builds.push_back(v); }},
@@ -152,15 +160,20 @@ struct Measured {
   double process_sys_s = 0;
   uint64_t context_switches = 0;
   double driver_cpu_s = 0;
+  uint64_t writes = 0;   // event-stream writes by the membrane
+  uint64_t flushes = 0;  // of them, those that went out on the socket
   bool child_survived = true;
   int reloads = 0;
 };
 
 // One measured window; with `reload_every_s` > 0 a new build is installed and
 // SIGHUP sent every that many seconds.
-Measured MeasureWindow(const Options& o, EventLoad& load, ChildProcess& child, double seconds,
-                       double reload_every_s, std::size_t* next_build) {
+Measured MeasureWindow(const Options& o, FakeMembrane& membrane, EventLoad& load,
+                       ChildProcess& child, double seconds, double reload_every_s,
+                       std::size_t* next_build) {
   Measured m;
+  const uint64_t writes0 = membrane.writes();
+  const uint64_t flushes0 = membrane.flushes();
   const auto cpu0 = ProcessCpuTimes(child.pid()).value_or(CpuTimes{});
   const auto switches0 = ProcessContextSwitches(child.pid()).value_or(0);
   const double self0 = SelfCpuSeconds();
@@ -182,6 +195,8 @@ Measured MeasureWindow(const Options& o, EventLoad& load, ChildProcess& child, d
   m.process_sys_s = cpu1.system - cpu0.system;
   m.context_switches = ProcessContextSwitches(child.pid()).value_or(switches0) - switches0;
   m.driver_cpu_s = SelfCpuSeconds() - self0;
+  m.writes = membrane.writes() - writes0;
+  m.flushes = membrane.flushes() - flushes0;
   return m;
 }
 
@@ -200,20 +215,24 @@ void AddWindow(JsonLine& json, const std::string& prefix, const Measured& m) {
       .Add(prefix + "context_switches_per_event",
            events > 0 ? static_cast<double>(m.context_switches) / events : 0.0)
       .Add(prefix + "driver_cpu_us_per_event", events > 0 ? m.driver_cpu_s * 1e6 / events : 0.0)
-      .Add(prefix + "driver_cpu_pct", 100.0 * m.driver_cpu_s / m.window.seconds);
+      .Add(prefix + "driver_cpu_pct", 100.0 * m.driver_cpu_s / m.window.seconds)
+      .Add(prefix + "writes_per_flush",
+           m.flushes > 0 ? static_cast<double>(m.writes) / static_cast<double>(m.flushes) : 0.0);
 }
 
 void PrintWindow(const char* label, const Options& o, const Measured& m) {
   const double events = static_cast<double>(m.window.answered);
   std::printf(
       "%-10s %-9s N=%-4d %9.0f ev/s  p50 %7.1f us  p99 %8.1f us  max %9.1f us  "
-      "cpu %5.1f us/ev (%3.0f%%, sys %2.0f%%, %.2f cs/ev)  driver %5.1f us/ev (%3.0f%%)\n",
+      "cpu %5.1f us/ev (%3.0f%%, sys %2.0f%%, %.2f cs/ev)  driver %5.1f us/ev (%3.0f%%)  "
+      "%.1f writes/flush\n",
       o.name.c_str(), label, o.load.connections, events / m.window.seconds, m.window.latency.p50_us,
       m.window.latency.p99_us, m.window.latency.max_us,
       events > 0 ? m.process_cpu_s * 1e6 / events : 0.0, 100.0 * m.process_cpu_s / m.window.seconds,
       m.process_cpu_s > 0 ? 100.0 * m.process_sys_s / m.process_cpu_s : 0.0,
       events > 0 ? static_cast<double>(m.context_switches) / events : 0.0,
-      events > 0 ? m.driver_cpu_s * 1e6 / events : 0.0, 100.0 * m.driver_cpu_s / m.window.seconds);
+      events > 0 ? m.driver_cpu_s * 1e6 / events : 0.0, 100.0 * m.driver_cpu_s / m.window.seconds,
+      m.flushes > 0 ? static_cast<double>(m.writes) / static_cast<double>(m.flushes) : 0.0);
 }
 
 int Fail(const Options& o, JsonLine& json, const std::string& reason) {
@@ -225,14 +244,18 @@ int Fail(const Options& o, JsonLine& json, const std::string& reason) {
 
 int Run(const Options& o) {
   JsonLine json;
-  json.Add("bench", o.reload_storm_s > 0 ? "reload" : "dispatch")
+  json.Add("bench", o.reload_storm_s > 0 ? "reload"
+                    : o.batch_writes     ? "dispatch-batched"
+                                         : "dispatch")
+      .Add("writes", o.batch_writes ? "batched" : "each")
       .Add("contender", o.name)
       .Add("connections", o.load.connections)
       .Add("body_bytes", static_cast<long long>(o.load.body_bytes));
 
   EventLoad* load_ptr = nullptr;
   FakeMembrane membrane(
-      [&load_ptr](const std::string& id, bool reject) { load_ptr->OnAnswer(id, reject); });
+      [&load_ptr](const std::string& id, bool reject) { load_ptr->OnAnswer(id, reject); },
+      o.batch_writes);
   EventLoad load(membrane, o.load);
   load_ptr = &load;
   // On every return: the membrane stops (no answer reaches `load` any more)
@@ -295,12 +318,13 @@ int Run(const Options& o) {
     if (!SleepWhileRunning(*child, 1.0)) return Fail(o, json, "exited after the probe reload");
   }
 
-  const Measured steady = MeasureWindow(o, load, *child, o.duration_s, 0, &next_build);
+  const Measured steady = MeasureWindow(o, membrane, load, *child, o.duration_s, 0, &next_build);
   PrintWindow(o.reload_storm_s > 0 ? "steady" : "dispatch", o, steady);
   AddWindow(json, "", steady);
   bool survived = steady.child_survived;
   if (survived && o.reload_storm_s > 0) {
-    const Measured storm = MeasureWindow(o, load, *child, o.reload_storm_s, 1.0, &next_build);
+    const Measured storm =
+        MeasureWindow(o, membrane, load, *child, o.reload_storm_s, 1.0, &next_build);
     PrintWindow("storm", o, storm);
     AddWindow(json, "storm_", storm);
     json.Add("reloads", storm.reloads);

@@ -129,6 +129,11 @@ done
 
 # ---- 1. dispatch (and 6. memory and start-up) ----------------------------
 note "== dispatch: the driver plays the membrane; N connections, 64-byte messages"
+# Two membranes: one gRPC write (and sendmsg) per event, and writes batched as
+# grpc-go's writer batches them under load (Nitric's membrane is in Go).
+for writes in each batched; do
+bench=dispatch
+[[ $writes = batched ]] && bench=dispatch-batched
 for n in $DISPATCH_N; do
   for contender in ceiling node host; do
     case $contender in
@@ -138,14 +143,15 @@ for n in $DISPATCH_N; do
         cmd=("$HOST" --plugins "$(plugins_dir dispatch "$BUILD_DIR/bench/noop.so")") ;;
     esac
     if [[ -n $missing ]]; then
-      record dispatch "$contender" "$n" skipped "$missing"
+      record "$bench" "$contender" "$n" skipped "$missing"
       note "   $contender N=$n: not run ($missing)"
       continue
     fi
-    run_driver dispatch "$contender" "$n" "$DISPATCH" --name "$contender" --connections "$n" \
-      --warmup "$WARMUP" --duration "$DURATION" --json "$RESULTS" \
-      --log "$OUT/dispatch-$contender-$n.log" -- "${cmd[@]}"
+    run_driver "$bench" "$contender" "$n" "$DISPATCH" --name "$contender" --connections "$n" \
+      --writes "$writes" --warmup "$WARMUP" --duration "$DURATION" --json "$RESULTS" \
+      --log "$OUT/$bench-$contender-$n.log" -- "${cmd[@]}"
   done
+done
 done
 
 # ---- 5. reload storm -----------------------------------------------------

@@ -61,6 +61,15 @@ class EventStream final : public QueuedCall, public std::enable_shared_from_this
     return EnqueueLocked(std::move(message));
   }
 
+  // On the completion-queue thread when the queue ran empty: writes what
+  // WriteFrontLocked held back, which flushes the transport.
+  void FlushHeld() {
+    std::lock_guard lock(mu_);
+    held_ = false;
+    if (writing_ || out_.empty() || finishing_ || closed_) return;
+    Write(/*buffer=*/false);
+  }
+
   // No operation starts after this: the completion queue is shutting down.
   void Close() {
     std::lock_guard lock(mu_);
@@ -167,9 +176,31 @@ class EventStream final : public QueuedCall, public std::enable_shared_from_this
     return true;
   }
 
+  // Writes the front message. By default each with a write of its own, which
+  // gRPC 1.51 sends with a sendmsg of its own. With batched writes, the way
+  // grpc-go's writer batches (it flushes only when its queue runs empty): a
+  // message with others queued behind it is written with gRPC's buffer hint
+  // (it joins the transport's buffer and its write completes at once); the
+  // last one is held until the completion queue has nothing more to run
+  // (FakeMembrane::ServeEvents), then written without the hint, which sends
+  // everything buffered in one TCP write. Off the queue's thread (the load's
+  // first events) it is written at once.
   void WriteFrontLocked() {
+    if (!membrane_->batch_writes_) return Write(false);
+    if (out_.size() > 1) return Write(true);
+    if (!membrane_->OnQueueThread()) return Write(false);
+    if (!held_) {
+      held_ = true;
+      membrane_->Hold(shared_from_this());
+    }
+  }
+
+  void Write(bool buffer) {
     writing_ = true;
-    stream_.Write(out_.front(), &write_tag_);
+    membrane_->CountWrite(!buffer);
+    stream_.Write(out_.front(),
+                  buffer ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions(),
+                  &write_tag_);
   }
 
   void RequestFinish(grpc::Status status) {
@@ -227,6 +258,7 @@ class EventStream final : public QueuedCall, public std::enable_shared_from_this
   bool finish_pending_ = false;
   bool closed_ = false;
   bool done_ = false;
+  bool held_ = false;  // in the membrane's held_ list
   grpc::Status finish_status_;
 };
 
@@ -355,8 +387,10 @@ class FakeMembrane::Services {
   grpc::Alarm close_alarm_;
 };
 
-FakeMembrane::FakeMembrane(AnswerFn on_answer)
-    : on_answer_(std::move(on_answer)), services_(std::make_unique<Services>(this)) {}
+FakeMembrane::FakeMembrane(AnswerFn on_answer, bool batch_writes)
+    : on_answer_(std::move(on_answer)),
+      batch_writes_(batch_writes),
+      services_(std::make_unique<Services>(this)) {}
 
 FakeMembrane::~FakeMembrane() { Shutdown(); }
 
@@ -385,10 +419,25 @@ bool FakeMembrane::Start(std::string* error) {
 }
 
 void FakeMembrane::ServeEvents() {
+  queue_thread_ = std::this_thread::get_id();
   void* tag = nullptr;
   bool ok = false;
-  while (services_->cq()->Next(&tag, &ok)) {
+  const gpr_timespec now = gpr_time_0(GPR_CLOCK_MONOTONIC);
+  for (;;) {
+    // With batched writes, whatever is held is written when the queue has
+    // nothing ready: a poll first, and the flush before blocking.
+    if (batch_writes_) {
+      const auto status = services_->cq()->AsyncNext(&tag, &ok, now);
+      if (status == grpc::CompletionQueue::SHUTDOWN) break;
+      if (status == grpc::CompletionQueue::TIMEOUT) {
+        FlushHeld();
+        if (!services_->cq()->Next(&tag, &ok)) break;
+      }
+    } else if (!services_->cq()->Next(&tag, &ok)) {
+      break;
+    }
     if (tag == services_->close_tag()) {
+      held_.clear();
       CloseStreams();
       services_->cq()->Shutdown();
       continue;
@@ -396,6 +445,13 @@ void FakeMembrane::ServeEvents() {
     auto* event = static_cast<QueuedCall::Tag*>(tag);
     event->call->OnTag(event->op, ok);
   }
+}
+
+void FakeMembrane::FlushHeld() {
+  // FlushHeld may hold a stream again (Hold appends): swap first.
+  flushing_.swap(held_);
+  for (auto& stream : flushing_) stream->FlushHeld();
+  flushing_.clear();
 }
 
 void FakeMembrane::RequestStream() {

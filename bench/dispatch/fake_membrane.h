@@ -24,11 +24,17 @@
 // services on the callback API still costs ~35 us at N=100: their threads
 // poll the same connections and hand every read over to the queue's thread.
 //
+// Writes: by default each event is its own gRPC write, and gRPC 1.51 gives
+// each its own sendmsg. With `batch_writes` the writer batches the way
+// grpc-go's does (flush when the stream's queue runs empty): see
+// EventStream::WriteFrontLocked.
+//
 // Thread-safety: every public method is thread-safe. AnswerFn runs on the
 // membrane's one completion-queue thread, one answer at a time; it may call
 // Send() but must not block.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -40,6 +46,7 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <grpcpp/server.h>
 
@@ -56,7 +63,7 @@ class FakeMembrane {
   // Called for every answer: the event id as sent and the reject flag.
   using AnswerFn = std::function<void(const std::string& id, bool reject)>;
 
-  explicit FakeMembrane(AnswerFn on_answer);
+  explicit FakeMembrane(AnswerFn on_answer, bool batch_writes = false);
   ~FakeMembrane();  // Shutdown()
   FakeMembrane(const FakeMembrane&) = delete;
   FakeMembrane& operator=(const FakeMembrane&) = delete;
@@ -82,6 +89,10 @@ class FakeMembrane {
   // Counters for the report.
   uint64_t declares() const;
   uint64_t refused_streams() const;
+  // Event-stream writes, and those that flushed the transport (written without
+  // the buffer hint): writes / flushes is the events per TCP write, at most.
+  uint64_t writes() const { return writes_.load(std::memory_order_relaxed); }
+  uint64_t flushes() const { return flushes_.load(std::memory_order_relaxed); }
 
   // Ends every stream and stops the server. Idempotent.
   void Shutdown();
@@ -104,12 +115,28 @@ class FakeMembrane {
   void StreamDone(EventStream* stream);
   void Answer(const std::string& id, bool reject) { on_answer_(id, reject); }
   void CountDeclare();
+  bool OnQueueThread() const { return std::this_thread::get_id() == queue_thread_; }
+  // On the completion-queue thread: `stream` holds a write until the queue
+  // runs empty.
+  void Hold(std::shared_ptr<EventStream> stream) { held_.push_back(std::move(stream)); }
+  void FlushHeld();
+  void CountWrite(bool flush) {
+    writes_.fetch_add(1, std::memory_order_relaxed);
+    if (flush) flushes_.fetch_add(1, std::memory_order_relaxed);
+  }
 
   AnswerFn on_answer_;
+  const bool batch_writes_;
+  std::atomic<uint64_t> writes_{0};
+  std::atomic<uint64_t> flushes_{0};
   std::unique_ptr<Services> services_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::thread events_thread_;
+  std::thread::id queue_thread_;  // set by the thread before it runs anything
+  // Touched by the completion-queue thread only.
+  std::vector<std::shared_ptr<EventStream>> held_;
+  std::vector<std::shared_ptr<EventStream>> flushing_;
   bool closing_ = false;  // touched by the completion-queue thread only
 
   mutable std::mutex mutex_;
