@@ -18,6 +18,7 @@
 
 #include "gateway_test_support.h"
 #include "log_capture.h"
+#include "raw_client.h"
 
 namespace nitric::devserver::testing {
 namespace {
@@ -36,51 +37,6 @@ constexpr std::string_view kUpgradeRequest =
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
     "Sec-WebSocket-Version: 13\r\n"
     "\r\n";
-
-// A TCP client that misbehaves on purpose. Every operation has a deadline.
-class RawClient {
- public:
-  bool Connect(const std::string& ws_url) {
-    const uint16_t port = static_cast<uint16_t>(std::stoi(ws_url.substr(ws_url.rfind(':') + 1)));
-    return Run([&](beast::error_code& ec) {
-      stream_.async_connect({net::ip::make_address("127.0.0.1"), port},
-                            [&ec](beast::error_code e) { ec = e; });
-    });
-  }
-
-  bool Write(std::string_view bytes) {
-    return Run([&](beast::error_code& ec) {
-      net::async_write(stream_, net::buffer(bytes.data(), bytes.size()),
-                       [&ec](beast::error_code e, std::size_t) { ec = e; });
-    });
-  }
-
-  // Everything up to and including `delimiter`, or "" on timeout or error.
-  std::string ReadUntil(std::string_view delimiter) {
-    std::string data;
-    const bool ok = Run([&](beast::error_code& ec) {
-      net::async_read_until(stream_, net::dynamic_buffer(data), std::string(delimiter),
-                            [&ec](beast::error_code e, std::size_t) { ec = e; });
-    });
-    return ok ? data : std::string();
-  }
-
-  void Close() { stream_.close(); }
-
- private:
-  template <typename Start>
-  bool Run(Start start) {
-    beast::error_code ec;
-    stream_.expires_after(std::chrono::seconds(5));
-    start(ec);
-    io_.restart();
-    io_.run();
-    return !ec;
-  }
-
-  net::io_context io_;
-  beast::tcp_stream stream_{io_};
-};
 
 TEST_F(GatewayTest, FrameOverTheLimitClosesThatClientWith1009AndOthersKeepBeingServed) {
   GatewayOptions options = TestOptions();
