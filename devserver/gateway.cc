@@ -109,6 +109,7 @@ class Gateway::Impl {
     // Validated here, on the caller's thread, so the I/O threads only write.
     const GatewayProfile& profile = core_.options().profile;
     if (profile.limit_sends && data.size() > profile.max_message_bytes) {
+      connection->metrics().Refused(Refusal::kSendTooLarge);
       return {grpc::StatusCode::RESOURCE_EXHAUSTED,
               "message of " + std::to_string(data.size()) + " bytes to connection '" +
                   connection_id + "' refused: the " + profile.name +
@@ -117,6 +118,7 @@ class Gateway::Impl {
     }
     const bool text = IsValidUtf8(data);
     if (!text && profile.text_only) {
+      connection->metrics().Refused(Refusal::kSendNotUtf8);
       return {grpc::StatusCode::INVALID_ARGUMENT,
               "message to connection '" + connection_id +
                   "' refused: it is not valid UTF-8, and "

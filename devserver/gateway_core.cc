@@ -75,6 +75,16 @@ std::size_t GatewayCore::OpenCount(const std::string& socket) const {
   return it == sockets_.end() ? 0 : it->second.open;
 }
 
+SocketMetrics& GatewayCore::MetricsFor(const std::string& socket) {
+  std::lock_guard lock(metrics_mu_);
+  std::unique_ptr<SocketMetrics>& metrics = metrics_[socket];
+  if (!metrics) {
+    metrics = std::make_unique<SocketMetrics>(socket, options_.profile.name,
+                                              [this, socket] { return OpenCount(socket); });
+  }
+  return *metrics;
+}
+
 void GatewayCore::SessionStarted() {
   std::lock_guard lock(sessions_mu_);
   ++live_sessions_;

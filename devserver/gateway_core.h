@@ -19,6 +19,7 @@
 
 #include "devserver/event_sink.h"
 #include "devserver/gateway.h"
+#include "devserver/gateway_metrics.h"
 
 namespace nitric::devserver {
 
@@ -96,6 +97,11 @@ class GatewayCore {
   void AddOpen(const std::string& socket, int delta);
   std::size_t OpenCount(const std::string& socket) const;
 
+  // The socket's metrics (GET /metrics on its port), created on first use.
+  // The object lives as long as the core: the listener and sessions keep a
+  // reference. Called once per socket (by its Listener), never per event.
+  SocketMetrics& MetricsFor(const std::string& socket);
+
   // Sessions whose TCP socket is still in use. Shutdown waits (bounded) for
   // the count to reach zero so close frames get out before the threads stop.
   void SessionStarted();
@@ -127,6 +133,10 @@ class GatewayCore {
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, SocketConnections> sockets_;                 // guarded by mu_
   std::unordered_map<const HttpSession*, std::shared_ptr<HttpSession>> http_;  // guarded by mu_
+
+  std::mutex metrics_mu_;
+  std::unordered_map<std::string, std::unique_ptr<SocketMetrics>>
+      metrics_;  // guarded by metrics_mu_
 
   std::mutex sessions_mu_;
   std::condition_variable sessions_cv_;

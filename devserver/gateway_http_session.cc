@@ -11,6 +11,7 @@
 #include <boost/uuid/uuid_io.hpp>
 
 #include "devserver/gateway_core.h"
+#include "devserver/gateway_metrics.h"
 #include "devserver/gateway_origin.h"
 #include "devserver/gateway_ws_session.h"
 #include "devserver/json_text.h"
@@ -46,10 +47,11 @@ std::string_view PathOf(std::string_view target) { return target.substr(0, targe
 
 }  // namespace
 
-HttpSession::HttpSession(GatewayCore& core, boost::asio::ip::tcp::socket socket,
-                         std::string socket_name)
+HttpSession::HttpSession(GatewayCore& core, SocketMetrics& metrics,
+                         boost::asio::ip::tcp::socket socket, std::string socket_name)
     : core_(core),
       socket_(std::move(socket_name)),
+      metrics_(metrics),
       executor_(socket.get_executor()),
       stream_(std::move(socket)),
       connect_timer_(executor_) {}
@@ -89,6 +91,7 @@ void HttpSession::OnRead(beast::error_code ec) {
     const auto& http_errors = http::make_error_code(http::error::end_of_stream).category();
     if (ec.category() == http_errors && ec != http::error::end_of_stream &&
         ec != http::error::partial_message) {
+      metrics_.Refused(Refusal::kBadRequest);
       Respond(http::status::bad_request, "text/plain", "bad request: " + ec.message() + "\n");
       return;
     }
@@ -99,6 +102,7 @@ void HttpSession::OnRead(beast::error_code ec) {
   parser_.reset();
 
   if (!OriginAllowed()) {
+    metrics_.Refused(Refusal::kOrigin);
     const std::string origin(request_[http::field::origin]);
     spdlog::warn("websocket '{}': refused a request from origin '{}' (--allow-origin allows more)",
                  socket_, origin);
@@ -114,9 +118,13 @@ void HttpSession::OnRead(beast::error_code ec) {
       ServeStatus();
       return;
     }
+    if (request_.method() == http::verb::get && PathOf(Target(request_)) == "/metrics") {
+      ServeMetrics();
+      return;
+    }
     Respond(http::status::upgrade_required, "text/plain",
             "this port serves websocket '" + socket_ +
-                "': send a websocket upgrade request, or GET / for its status\n");
+                "': send a websocket upgrade request, GET / for its status or GET /metrics\n");
     return;
   }
   OnUpgradeRequest();
@@ -136,6 +144,7 @@ bool HttpSession::OriginAllowed() const {
 void HttpSession::OnUpgradeRequest() {
   if (request_[http::field::sec_websocket_key].empty() ||
       request_[http::field::sec_websocket_version] != "13") {
+    metrics_.Refused(Refusal::kBadRequest);
     Respond(http::status::upgrade_required, "text/plain",
             "websocket upgrade needs Sec-WebSocket-Key and Sec-WebSocket-Version: 13\n");
     return;
@@ -143,14 +152,17 @@ void HttpSession::OnUpgradeRequest() {
   std::string query_error;
   query_ = ParseQueryParams(Target(request_), &query_error);
   if (!query_error.empty()) {
+    metrics_.Refused(Refusal::kBadQuery);
     Respond(http::status::bad_request, "text/plain", "bad request: " + query_error + "\n");
     return;
   }
   if (core_.stopping()) {
+    metrics_.Refused(Refusal::kShuttingDown);
     Respond(http::status::service_unavailable, "text/plain", "the gateway is shutting down\n");
     return;
   }
   if (!core_.Admit(socket_)) {
+    metrics_.Refused(Refusal::kMaxConnections);
     const std::size_t max = core_.options().max_connections;
     spdlog::warn("websocket '{}': refused a connection: {} connections, the most allowed", socket_,
                  max);
@@ -178,6 +190,10 @@ void HttpSession::ServeStatus() {
   Respond(http::status::ok, "application/json", std::move(body));
 }
 
+void HttpSession::ServeMetrics() {
+  Respond(http::status::ok, std::string(metrics::kContentType), metrics_.Expose());
+}
+
 void HttpSession::DeliverConnect() {
   connection_id_ = NewConnectionId();
   wsproto::WebsocketEventRequest event;
@@ -199,6 +215,7 @@ void HttpSession::DeliverConnect() {
     if (!ec) self->OnConnectTimedOut();
   });
   // The upgrade completes only after the application accepted the Connect.
+  connect_delivered_at_ = std::chrono::steady_clock::now();
   core_.sink().Deliver(wsproto::WebsocketEventType::Connect, std::move(event),
                        [gate = core_.gate(), weak = weak_from_this()](DeliveryResult result) {
                          gate->Post(weak, [result = std::move(result)](HttpSession& self) {
@@ -210,6 +227,7 @@ void HttpSession::DeliverConnect() {
 void HttpSession::OnConnectTimedOut() {
   if (answered_) return;
   answered_ = true;
+  metrics_.Refused(Refusal::kConnectTimeout);
   const auto seconds = std::chrono::duration<double>(core_.options().connect_timeout).count();
   spdlog::warn(
       "websocket '{}': refused connection {}: the connect handler did not answer within {} s",
@@ -225,6 +243,10 @@ void HttpSession::OnConnectAnswered(const DeliveryResult& result) {
   if (answered_) return;
   answered_ = true;
   connect_timer_.cancel();
+  if (result.delivered) {
+    metrics_.Delivered(wsproto::WebsocketEventType::Connect,
+                       std::chrono::steady_clock::now() - connect_delivered_at_);
+  }
   if (!result.delivered) {
     bool has_handler = false;
     for (const auto type : core_.sink().RegisteredTypes(socket_)) {
@@ -232,6 +254,7 @@ void HttpSession::OnConnectAnswered(const DeliveryResult& result) {
     }
     spdlog::info("websocket '{}': refused connection {}: connect not delivered: {}", socket_,
                  connection_id_, result.error);
+    metrics_.Refused(has_handler ? Refusal::kConnectNotDelivered : Refusal::kNoConnectHandler);
     if (!has_handler) {
       Respond(http::status::service_unavailable, "text/plain",
               "no connect handler registered for socket '" + socket_ + "'\n");
@@ -243,6 +266,7 @@ void HttpSession::OnConnectAnswered(const DeliveryResult& result) {
     return;
   }
   if (result.reject) {
+    metrics_.Refused(Refusal::kConnectRejected);
     spdlog::debug("websocket '{}': connection {} rejected by the connect handler", socket_,
                   connection_id_);
     Respond(http::int_to_status(core_.options().profile.reject_status), "text/plain",
@@ -253,8 +277,8 @@ void HttpSession::OnConnectAnswered(const DeliveryResult& result) {
   // which owns the rest of the lifecycle, Disconnect included.
   handed_off_ = true;
   admitted_ = false;  // the WsSession releases it when the connection ends
-  auto connection =
-      std::make_shared<WsSession>(core_, std::move(stream_), socket_, std::move(connection_id_));
+  auto connection = std::make_shared<WsSession>(core_, metrics_, std::move(stream_), socket_,
+                                                std::move(connection_id_));
   connection->Start(std::move(request_));
   End();
 }

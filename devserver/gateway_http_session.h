@@ -1,7 +1,8 @@
 // The HTTP phase of a connection to a socket's port: reads one request (with
 // a deadline, so idle TCP connections don't pile up), refuses it with 403
 // when it carries an Origin the gateway does not allow, then either
-//   - answers a non-upgrade request: `GET /` with a JSON status, anything
+//   - answers a non-upgrade request: `GET /` with a JSON status, `GET
+//     /metrics` with the socket's metrics (gateway_metrics.h), anything
 //     else with 426 Upgrade Required, or
 //   - for an upgrade, refuses a query that is not UTF-8 once decoded (400)
 //     and a full socket (503), else delivers the Connect event and, when the
@@ -10,6 +11,7 @@
 //     delivery failed, 504 no answer within connect_timeout).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,12 +28,14 @@
 namespace nitric::devserver {
 
 class GatewayCore;
+class SocketMetrics;
 
 // Thread-safety: Abort may be called from any thread; everything else runs on
 // the session's strand (the executor of its TCP socket).
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(GatewayCore& core, boost::asio::ip::tcp::socket socket, std::string socket_name);
+  HttpSession(GatewayCore& core, SocketMetrics& metrics, boost::asio::ip::tcp::socket socket,
+              std::string socket_name);
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
 
@@ -52,6 +56,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool OriginAllowed() const;
   void OnUpgradeRequest();
   void ServeStatus();
+  void ServeMetrics();
   void DeliverConnect();
   void OnConnectAnswered(const DeliveryResult& result);
   void OnConnectTimedOut();
@@ -60,6 +65,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   GatewayCore& core_;
   const std::string socket_;
+  SocketMetrics& metrics_;
   const boost::asio::any_io_executor executor_;
   // Strand-only state.
   boost::beast::tcp_stream stream_;
@@ -69,6 +75,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   boost::beast::http::response<boost::beast::http::string_body> response_;
   QueryPairs query_;
   std::string connection_id_;
+  std::chrono::steady_clock::time_point connect_delivered_at_;
   boost::asio::steady_timer connect_timer_;  // bounds the wait for the Connect answer
   bool admitted_ = false;    // counted by core_.Admit, not yet released or handed off
   bool answered_ = false;    // the Connect was answered or timed out: later news is ignored

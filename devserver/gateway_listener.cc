@@ -18,6 +18,7 @@ Listener::Listener(GatewayCore& core, net::io_context& io, std::string socket)
     : core_(core),
       io_(io),
       socket_(std::move(socket)),
+      metrics_(core_.MetricsFor(socket_)),
       strand_(net::make_strand(io)),
       acceptor_(strand_),
       retry_timer_(strand_) {}
@@ -66,7 +67,8 @@ void Listener::Accept() {
           self->retry_timer_.async_wait([self](boost::system::error_code) { self->Accept(); });
           return;
         }
-        std::make_shared<HttpSession>(self->core_, std::move(socket), self->socket_)->Start();
+        std::make_shared<HttpSession>(self->core_, self->metrics_, std::move(socket), self->socket_)
+            ->Start();
         self->Accept();
       });
 }

@@ -15,6 +15,7 @@
 namespace nitric::devserver {
 
 class GatewayCore;
+class SocketMetrics;
 
 // Thread-safety: Open is called once, before Start, by the thread creating
 // the listener; Stop may be called from any thread; the accept loop runs on
@@ -44,6 +45,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   GatewayCore& core_;
   boost::asio::io_context& io_;
   const std::string socket_;
+  SocketMetrics& metrics_;  // the socket's, resolved once: accepting takes no core lock
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer retry_timer_;

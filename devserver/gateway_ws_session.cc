@@ -40,9 +40,10 @@ std::string CloseReasonText(std::string text) {
 
 }  // namespace
 
-WsSession::WsSession(GatewayCore& core, beast::tcp_stream stream, std::string socket,
-                     std::string connection_id)
+WsSession::WsSession(GatewayCore& core, SocketMetrics& metrics, beast::tcp_stream stream,
+                     std::string socket, std::string connection_id)
     : core_(core),
+      metrics_(metrics),
       socket_(std::move(socket)),
       id_(std::move(connection_id)),
       executor_(stream.get_executor()),
@@ -106,6 +107,7 @@ void WsSession::ReadNext() {
 void WsSession::OnRead(beast::error_code ec, std::size_t bytes) {
   if (ec) {
     if (ec == websocket::error::message_too_big) {
+      metrics_.Refused(Refusal::kMessageTooLarge);
       // Beast has already sent close 1009 and is tearing the connection down.
       spdlog::info("websocket '{}': closed connection {} with 1009: message over {} bytes", socket_,
                    id_, core_.options().profile.max_message_bytes);
@@ -116,9 +118,11 @@ void WsSession::OnRead(beast::error_code ec, std::size_t bytes) {
   std::string body(static_cast<const char*>(read_buffer_.data().data()), bytes);
   read_buffer_.consume(bytes);
   if (read_buffer_.capacity() > kKeptReadBufferBytes) read_buffer_.shrink_to_fit();
+  metrics_.FrameIn(bytes);
   if (state_ != State::kOpen) return;  // closing: frames still in flight are dropped
   const GatewayProfile& profile = core_.options().profile;
   if (profile.text_only && ws_.got_binary()) {
+    metrics_.Refused(Refusal::kBinaryFrame);
     // As API Gateway does: the frame is not delivered, the client is cut off.
     spdlog::info(
         "websocket '{}': closing connection {} (1003): a binary frame, and the {} "
@@ -135,6 +139,7 @@ void WsSession::OnRead(beast::error_code ec, std::size_t bytes) {
   event.mutable_message()->set_body(std::move(body));
   // The next frame is read only once this one is answered: that is what keeps
   // the events of one connection strictly ordered.
+  message_delivered_at_ = std::chrono::steady_clock::now();
   core_.sink().Deliver(wsproto::WebsocketEventType::Message, std::move(event),
                        [gate = core_.gate(), weak = weak_from_this()](DeliveryResult result) {
                          gate->Post(weak, [result = std::move(result)](WsSession& self) mutable {
@@ -144,8 +149,13 @@ void WsSession::OnRead(beast::error_code ec, std::size_t bytes) {
 }
 
 void WsSession::OnMessageAnswered(DeliveryResult result) {
+  if (result.delivered) {
+    metrics_.Delivered(wsproto::WebsocketEventType::Message,
+                       std::chrono::steady_clock::now() - message_delivered_at_);
+  }
   if (state_ != State::kOpen) return;
   if (!result.delivered) {
+    metrics_.Refused(Refusal::kMessageNotDelivered);
     // Like Nitric's gateway: a message nobody can take ends the connection.
     spdlog::warn("websocket '{}': closing connection {} (1011): message not delivered: {}", socket_,
                  id_, result.error);
@@ -178,6 +188,7 @@ void WsSession::Send(std::string data, bool text) {
     boost::asio::post(executor_, [self = shared_from_this()] { self->Pump(); });
   }
   if (overflow) {
+    metrics_.Refused(Refusal::kSlowReader);
     spdlog::warn("websocket '{}': dropping connection {}: slow reader, send queue over {} bytes",
                  socket_, id_, core_.options().max_send_queue_bytes);
     boost::asio::post(executor_, [self = shared_from_this()] { self->Drop(); });
@@ -253,6 +264,7 @@ void WsSession::OnWritten(beast::error_code ec, std::size_t /*bytes*/) {
     std::lock_guard lock(out_mu_);
     out_bytes_ -= std::min(out_bytes_, current_.data.size());
   }
+  if (!ec) metrics_.FrameOut(current_.data.size());
   current_ = {};
   if (ec) {
     Finish("write failed: " + ec.message());
@@ -269,8 +281,9 @@ void WsSession::ArmIdleTimer() {
   idle_timer_.expires_after(idle);  // a wait already pending is cancelled
   idle_timer_.async_wait([self = shared_from_this(), idle](beast::error_code ec) {
     if (!ec) {
-      self->OnLimitReached("idle for " +
-                           fmt::format("{}", std::chrono::duration<double>(idle).count()) + " s");
+      self->OnLimitReached(
+          Refusal::kIdleTimeout,
+          "idle for " + fmt::format("{}", std::chrono::duration<double>(idle).count()) + " s");
     }
   });
 }
@@ -281,14 +294,16 @@ void WsSession::ArmLifetimeTimer() {
   lifetime_timer_.expires_after(limit);
   lifetime_timer_.async_wait([self = shared_from_this(), limit](beast::error_code ec) {
     if (!ec) {
-      self->OnLimitReached("open for " +
-                           fmt::format("{}", std::chrono::duration<double>(limit).count()) + " s");
+      self->OnLimitReached(
+          Refusal::kMaxDuration,
+          "open for " + fmt::format("{}", std::chrono::duration<double>(limit).count()) + " s");
     }
   });
 }
 
-void WsSession::OnLimitReached(const std::string& what) {
+void WsSession::OnLimitReached(Refusal refusal, const std::string& what) {
   if (state_ != State::kOpen) return;
+  metrics_.Refused(refusal);
   spdlog::info("websocket '{}': closing connection {} (1001): {}, the {} gateway profile's limit",
                socket_, id_, what, core_.options().profile.name);
   StartClose({websocket::close_code::going_away, CloseReasonText(what)});
@@ -317,6 +332,7 @@ void WsSession::Finish(const std::string& why) {
   event.set_socket_name(socket_);
   event.set_connection_id(id_);
   event.mutable_disconnection();
+  disconnect_delivered_at_ = std::chrono::steady_clock::now();
   // The connection stays registered until the application has seen its
   // Disconnect: a broadcast that walks stored ids meanwhile gets OK (its data
   // is discarded) rather than NOT_FOUND, which would abort the broadcast.
@@ -330,6 +346,10 @@ void WsSession::Finish(const std::string& why) {
 }
 
 void WsSession::OnDisconnectAnswered(const DeliveryResult& result) {
+  if (result.delivered) {
+    metrics_.Delivered(wsproto::WebsocketEventType::Disconnect,
+                       std::chrono::steady_clock::now() - disconnect_delivered_at_);
+  }
   if (!result.delivered) {
     spdlog::info("websocket '{}': disconnect of {} not delivered: {}", socket_, id_, result.error);
   }

@@ -5,6 +5,7 @@
 // client may send (sizes, binary frames) and how long a connection lives.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <memory>
@@ -19,6 +20,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "devserver/event_sink.h"
+#include "devserver/gateway_metrics.h"
 
 namespace nitric::devserver {
 
@@ -28,14 +30,15 @@ class GatewayCore;
 // else runs on the session's strand (the executor of its TCP socket).
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(GatewayCore& core, boost::beast::tcp_stream stream, std::string socket,
-            std::string connection_id);
+  WsSession(GatewayCore& core, SocketMetrics& metrics, boost::beast::tcp_stream stream,
+            std::string socket, std::string connection_id);
   WsSession(const WsSession&) = delete;
   WsSession& operator=(const WsSession&) = delete;
 
   const std::string& socket() const { return socket_; }
   const std::string& id() const { return id_; }
   boost::asio::any_io_executor get_executor() const { return executor_; }
+  SocketMetrics& metrics() const { return metrics_; }
 
   // Registers the connection and answers the upgrade `request` with 101, then
   // starts reading frames. When the gateway is stopping or the handshake
@@ -82,11 +85,12 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   // one again on each client message; either closes the connection with 1001.
   void ArmIdleTimer();
   void ArmLifetimeTimer();
-  void OnLimitReached(const std::string& what);
+  void OnLimitReached(Refusal refusal, const std::string& what);
   void Finish(const std::string& why);
   void OnDisconnectAnswered(const DeliveryResult& result);
 
   GatewayCore& core_;
+  SocketMetrics& metrics_;
   const std::string socket_;
   const std::string id_;
   const boost::asio::any_io_executor executor_;  // the strand; copied so Send needs no lock
@@ -99,6 +103,10 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   bool writing_ = false;  // one async_write at a time
   Outgoing current_;      // the frame being written
   std::optional<boost::beast::websocket::close_reason> close_reason_;
+  // When the message in flight (one at a time) and the Disconnect were handed
+  // to the sink: their delivery latency.
+  std::chrono::steady_clock::time_point message_delivered_at_;
+  std::chrono::steady_clock::time_point disconnect_delivered_at_;
   boost::asio::steady_timer idle_timer_;
   boost::asio::steady_timer lifetime_timer_;
 

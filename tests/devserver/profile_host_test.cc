@@ -1,19 +1,22 @@
 // `nitric-host --dev --dev-profile aws` hands the profile to its in-process
-// dev gateway, and a plugin sees the sends the profile refuses as errors:
-// the real binary, the sendprobe test plugin (plugins/sendprobe.c), real
-// websocket clients.
+// dev gateway, and a plugin sees the sends the profile refuses as errors;
+// the gateway's GET /metrics counts them: the real binary, the sendprobe
+// test plugin (plugins/sendprobe.c), real websocket clients, promtool.
 #include <signal.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "host/host_process.h"
+#include "metrics_text.h"
 #include "support/temp_dir.h"
 #include "support/ws_client.h"
 
@@ -116,6 +119,64 @@ TEST_F(ProfileHostTest, TheLocalProfileStaysBinarySafe) {
   EXPECT_EQ(frames[0].data, "\xff");
   EXPECT_TRUE(frames[0].binary);
   EXPECT_EQ(frames[1].data, "send:OK");
+
+  host_.Signal(SIGTERM);
+  EXPECT_EQ(host_.Wait(60s), 0);
+}
+
+TEST_F(ProfileHostTest, TheDevGatewaysMetricsCountWhatPassedAndWhatWasRefusedAndPassPromtool) {
+  const std::string url = StartHost({"--dev-profile", "aws"});
+  auto client = Connect(url);
+  ASSERT_TRUE(client);
+
+  ASSERT_EQ(Probe(*client, "size:100").size(), 2u);  // 100 bytes, then "send:OK"
+  ASSERT_EQ(Probe(*client, "hex:ff").size(), 1u);    // "send:INVALID_ARGUMENT"
+  ASSERT_EQ(Probe(*client, "size:" + std::to_string(k128KiB + 1)).size(), 1u);  // "send:TOO_LARGE"
+
+  // The last report may reach the client before the gateway counts its write
+  // and before the plugin's answer to the message that asked for it.
+  using devserver::testing::SampleValue;
+  const std::string frames_out =
+      R"(nitric_dev_gateway_frames_total{socket="probe",direction="out"})";
+  const std::string messages =
+      R"(nitric_dev_gateway_delivery_seconds_count{socket="probe",event="message"})";
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  for (;;) {
+    const HttpReply reply = HttpRequest(url + "metrics");
+    ASSERT_EQ(reply.status, 200) << reply.error << reply.body;
+    text = reply.body;
+    const bool settled = SampleValue(text, frames_out) == 4 && SampleValue(text, messages) == 3;
+    if (settled || std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(10ms);
+  }
+
+  EXPECT_EQ(SampleValue(text, frames_out), 4) << text;
+  EXPECT_EQ(
+      SampleValue(text, R"(nitric_dev_gateway_frame_bytes_total{socket="probe",direction="out"})"),
+      100 + 7 + 21 + 14);
+  EXPECT_EQ(SampleValue(text, R"(nitric_dev_gateway_frames_total{socket="probe",direction="in"})"),
+            3);
+  EXPECT_EQ(
+      SampleValue(text, R"(nitric_dev_gateway_frame_bytes_total{socket="probe",direction="in"})"),
+      8 + 6 + 11);
+  EXPECT_EQ(
+      SampleValue(text,
+                  R"(nitric_dev_gateway_refusals_total{socket="probe",reason="send_not_utf8"})"),
+      1);
+  EXPECT_EQ(
+      SampleValue(text,
+                  R"(nitric_dev_gateway_refusals_total{socket="probe",reason="send_too_large"})"),
+      1);
+  EXPECT_EQ(SampleValue(text, R"(nitric_dev_gateway_connections{socket="probe"})"), 1);
+  EXPECT_EQ(
+      SampleValue(text,
+                  R"(nitric_dev_gateway_delivery_seconds_count{socket="probe",event="connect"})"),
+      1);
+  EXPECT_EQ(SampleValue(text, messages), 3);
+  EXPECT_EQ(SampleValue(text, R"(nitric_dev_gateway_info{socket="probe",profile="aws"})"), 1);
+  const auto check = devserver::testing::PromtoolCheckMetrics(text);
+  EXPECT_EQ(check.exit_code, 0) << check.output << "\nfor:\n" << text;
 
   host_.Signal(SIGTERM);
   EXPECT_EQ(host_.Wait(60s), 0);
