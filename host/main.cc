@@ -80,6 +80,12 @@ int main(int argc, char** argv) {
   if (cli.plugins) config.plugins_dir = *cli.plugins;
   if (cli.pid_file) config.pid_file = *cli.pid_file;
   if (cli.watch) config.watch = true;
+  if (cli.admin) config.admin_listen = *cli.admin;
+  if (Status admin = CheckAdminConfig(config, cli.admin ? "--admin" : "[admin] listen");
+      !admin.ok()) {
+    spdlog::error("config: {}", admin.message());
+    return kExitUsage;
+  }
 
   if (cli.reload) {
     if (config.pid_file.empty()) {

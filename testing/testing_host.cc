@@ -139,11 +139,11 @@ class ObservedGeneration final : public host::Generation {
   ObservedGeneration(std::shared_ptr<const host::PluginGeneration> inner, Calls* calls)
       : inner_(std::move(inner)), calls_(calls) {}
 
-  bool Handle(wsproto::WebsocketEventType type,
-              const wsproto::WebsocketEventRequest& request) const override {
+  host::HandleResult Handle(wsproto::WebsocketEventType type,
+                            const wsproto::WebsocketEventRequest& request) const override {
     const host::PluginGeneration::Outcome outcome = inner_->HandleWithOutcome(type, request);
     calls_->Outcome(&request, outcome.status);
-    return outcome.reject;
+    return host::PluginGeneration::ResultOf(outcome);
   }
   const host::Declarations& declarations() const override { return inner_->declarations(); }
   uint64_t number() const override { return inner_->number(); }

@@ -87,6 +87,11 @@ Status ParseCli(const std::vector<std::string>& args, CliOptions* options) {
       if (!options->log_format) {
         return BadUsage("--log-format: expected text or json, got \"" + v + "\"");
       }
+    } else if (flag == "--admin") {
+      if (Status st = value(&v); !st.ok()) return st;
+      StatusOr<ListenAddress> address = ParseListenAddress(v);
+      if (!address.ok()) return BadUsage("--admin: " + address.status().message());
+      options->admin = v;
     } else if (flag == "--dev-data") {
       if (Status st = value(&v); !st.ok()) return st;
       options->dev_data = v;
@@ -172,6 +177,10 @@ Options:
                        removed again on exit
   --state-dir DIR      crash quarantine records (overrides host.state_dir;
                        default $STATE_DIRECTORY, else ./.nitric-host)
+  --admin ADDR:PORT    serve GET /metrics (Prometheus), /status, /healthz,
+                       /readyz and POST /reload on this address, e.g.
+                       127.0.0.1:9464 (overrides [admin] listen; off by
+                       default; loopback only unless [admin] allow_remote)
   --dev                run a local dev membrane in-process on loopback and
                        print each socket's ws:// URL
   --dev-data DIR       dev membrane's KV data folder (default .nitric)

@@ -32,6 +32,7 @@ struct CliOptions {
   std::optional<std::filesystem::path> pid_file;  // --pid-file FILE
   std::optional<spdlog::level::level_enum> log_level;
   std::optional<LogFormat> log_format;
+  std::optional<std::string> admin;            // --admin ADDR:PORT (syntax checked)
   bool watch = false;                          // --watch
   bool dev = false;                            // --dev: in-process dev membrane
   std::filesystem::path dev_data = ".nitric";  // --dev-data DIR

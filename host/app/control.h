@@ -6,9 +6,11 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <string>
 
 #include "host/base/mutex.h"
+#include "host/plugins/generation_loader.h"
 
 namespace nitric::host {
 
@@ -22,6 +24,9 @@ struct ControlEvent {
   Kind kind;
   int code = 0;
   std::string reason;  // for the log line
+  // kReload: called on the main thread with the reload's report once the
+  // generation is published (POST /reload answers with it). May be empty.
+  std::function<void(const GenerationReport&)> on_reloaded = {};
 };
 
 // Thread-safe.

@@ -14,6 +14,8 @@
 #include <spdlog/spdlog.h>
 
 #include "devserver/dev_membrane.h"
+#include "host/admin/admin_server.h"
+#include "host/app/admin_routes.h"
 #include "host/app/control.h"
 #include "host/app/crash_recorder.h"
 #include "host/app/pid_file.h"
@@ -21,6 +23,7 @@
 #include "host/app/quarantine.h"
 #include "host/app/signals.h"
 #include "host/app/systemd_notify.h"
+#include "host/base/host_metrics.h"
 #include "host/dispatch/dispatcher.h"
 #include "host/membrane/channel.h"
 #include "host/membrane/completion_queue_thread.h"
@@ -82,13 +85,14 @@ class HostApp {
     channel_ = OpenMembraneChannel(address);
     client_ =
         std::make_unique<GrpcMembraneClient>(channel_, config_.service_name, config_.call_timeout,
-                                             &grpc_queue_, config_.pipelined_sends);
+                                             &grpc_queue_, config_.pipelined_sends, &metrics_);
     Dispatcher::Options pool;
     pool.workers = config_.workers;
     pool.max_workers = max_workers;
     pool.handler_timeout = config_.handler_timeout;
     pool.max_queued_per_connection = static_cast<size_t>(config_.max_queued_events_per_connection);
     pool.max_queued = kMaxQueuedEvents;
+    pool.metrics = &metrics_;
     {
       std::lock_guard<std::mutex> lock(stop_mu_);
       // Closing goes through the membrane client; the dispatcher only knows
@@ -124,6 +128,7 @@ class HostApp {
     generation_options.folder = config_.plugins_dir;
     generation_options.plugin_configs = config_.plugins;
     generation_options.membrane = client_.get();
+    generation_options.metrics = &metrics_;
     reload_ = std::make_unique<ReloadController>(std::move(generation_options), cli_.config, &slot_,
                                                  [this](const Declarations& wanted) {
                                                    // A new version of a refused plugin stays
@@ -132,11 +137,13 @@ class HostApp {
                                                    ApplyRefusals();
                                                    session_->Want(wanted);
                                                  });
+    ServeMetrics(address);
+    if (!config_.admin_listen.empty() && !StartAdmin()) return 1;
     // Published before the session registers any stream: the first event
     // already finds its handlers. A host with no plugin keeps running, so a
     // reload can bring some.
     step_.store("loading the plugins");
-    reload_->LoadInitial();
+    RecordPublished(reload_->LoadInitial(), /*reload=*/false);
     step_.store("serving");
     if (reload_->current()->plugins().empty()) {
       spdlog::warn("no plugin loaded from {}: serving nothing until a reload brings one",
@@ -167,6 +174,95 @@ class HostApp {
       return false;
     }
     return true;
+  }
+
+  // What the scrape-time metrics read (host/base/host_metrics.h).
+  void ServeMetrics(const std::string& address) {
+    HostMetrics::Sources sources;
+    sources.events_in_flight = [this] { return static_cast<int64_t>(dispatcher_->stats().queued); };
+    sources.workers = [this] {
+      const Dispatcher::Stats stats = dispatcher_->stats();
+      return std::pair<int64_t, int64_t>(stats.busy + stats.stuck,
+                                         std::max(0, stats.workers - stats.busy));
+    };
+    sources.serving_plugins = [this] {
+      std::vector<HostMetrics::PluginInfo> serving;
+      const auto generation = std::dynamic_pointer_cast<const PluginGeneration>(slot_.Current());
+      if (!generation) return serving;
+      const auto refused = session_->RefusedPlugins();
+      for (const auto& plugin : generation->plugins()) {
+        if (refused.count(plugin->name()) != 0) continue;
+        serving.push_back(
+            {plugin->name(), plugin->file_name(), plugin->version(), plugin->identity()->sha256});
+      }
+      return serving;
+    };
+    sources.plugin_states = [this] {
+      HostMetrics::PluginStates states;
+      const auto generation = std::dynamic_pointer_cast<const PluginGeneration>(slot_.Current());
+      const auto refused = session_->RefusedPlugins();
+      if (generation) {
+        for (const auto& plugin : generation->plugins()) {
+          ++(refused.count(plugin->name()) != 0 ? states.refused : states.serving);
+        }
+      }
+      for (const PluginLedger::FileState& file : ledger_.NotServing()) {
+        ++(file.quarantined ? states.quarantined : states.refused);
+      }
+      return states;
+    };
+    sources.membrane_up = [this] { return session_->Health().ready; };
+    sources.membrane_reconnects = [this] {
+      return session_->counters().reconnects.load(std::memory_order_relaxed);
+    };
+    metrics_.SetSources(std::move(sources));
+    admin_context_.config = &config_;
+    admin_context_.membrane_address = address;
+    admin_context_.metrics = &metrics_;
+    admin_context_.control = &queue_;
+    admin_context_.slot = &slot_;
+    admin_context_.session = session_.get();
+    admin_context_.dispatcher = dispatcher_.get();
+    admin_context_.ledger = &ledger_;
+    admin_context_.stopping = &stopping_;
+  }
+
+  // The admin listener ([admin] listen, --admin); false when it cannot
+  // listen (the host does not start: what it was asked to serve is missing).
+  bool StartAdmin() {
+    StatusOr<ListenAddress> listen = ParseListenAddress(config_.admin_listen);
+    if (!listen.ok()) {  // main.cc checked it already
+      spdlog::error("admin listener: {}", listen.status().message());
+      return false;
+    }
+    AdminServer::Options options;
+    options.host = listen->host;
+    options.port = listen->port;
+    StatusOr<std::unique_ptr<AdminServer>> started =
+        AdminServer::Start(options, MakeAdminRoutes(&admin_context_));
+    if (!started.ok()) {
+      spdlog::error("{}", started.status().message());
+      return false;
+    }
+    admin_ = std::move(started.value());
+    if (!listen->loopback) {
+      spdlog::warn("admin listener on {} is reachable from other machines ([admin] allow_remote)",
+                   admin_->address());
+    }
+    spdlog::info(
+        "admin listener on http://{} (GET /metrics /status /healthz /readyz; POST /reload {})",
+        admin_->address(),
+        config_.admin_allow_reload ? "allowed" : "off: [admin] allow_reload = false");
+    return true;
+  }
+
+  // After each publish: what /status and the plugin metrics say.
+  void RecordPublished(const GenerationReport& report, bool reload) {
+    if (const auto generation = reload_->current()) {
+      ledger_.Record(*generation, report, gate_->QuarantinedFiles());
+      metrics_.SetGeneration(generation->number());
+    }
+    if (reload) metrics_.CountReload(ReloadResultName(report));
   }
 
   // Opens the state folder and installs the crash recorder before any plugin
@@ -203,8 +299,10 @@ class HostApp {
           spdlog::info("reload ({})", event.reason);
           NotifyReloading();
           step_.store("reloading the plugins");
-          reload_->Reload();
+          const GenerationReport report = reload_->Reload();
+          RecordPublished(report, /*reload=*/true);
           step_.store("serving");
+          if (event.on_reloaded) event.on_reloaded(report);
           NotifyReady();
           break;
         }
@@ -266,6 +364,7 @@ class HostApp {
   int Shutdown(int code) {
     // Bounded like a signalled stop, when the host stops on its own too.
     signals_->StartStopDeadline();
+    stopping_.store(true);  // /readyz answers 503 from now on
     NotifyStopping();
     watcher_.reset();
     session_->StopTakingEvents();
@@ -279,6 +378,8 @@ class HostApp {
       spdlog::info("{} handler(s) ran past host.handler_timeout_ms, {} late result(s) dropped",
                    stats.timed_out, stats.late_results);
     }
+    // Nothing reads the parts below once the admin listener is gone.
+    if (admin_) admin_->Stop();
     // Plugins shut down here: nothing runs on them any more.
     step_.store("shutting the plugins down");
     slot_.Publish(nullptr);
@@ -317,6 +418,11 @@ class HostApp {
   std::mutex refusal_mu_;  // serialises ApplyRefusals()
   std::mutex stop_mu_;     // guards dispatcher_ being created or destroyed vs LogStillRunning()
   std::optional<PidFile> pid_file_;  // removed last, when the host is gone
+  // Outlives everything that counts into it (client, dispatcher, streams,
+  // generations).
+  HostMetrics metrics_{NITRIC_HOST_VERSION};
+  PluginLedger ledger_;
+  std::atomic<bool> stopping_{false};
   ControlQueue queue_;
   std::unique_ptr<devserver::DevMembrane> dev_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -334,6 +440,10 @@ class HostApp {
   std::unique_ptr<SignalWatcher> signals_;
   std::set<std::string> printed_;  // sockets whose URL was printed
   bool notified_ready_ = false;
+  // The admin listener reads the parts above through admin_context_; it is
+  // stopped in Shutdown() before they go, and destroyed first otherwise.
+  AdminContext admin_context_;
+  std::unique_ptr<AdminServer> admin_;
 };
 
 }  // namespace

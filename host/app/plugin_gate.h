@@ -6,6 +6,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <mutex>
+#include <set>
+#include <string>
 
 #include "host/plugins/generation_loader.h"
 
@@ -23,10 +26,18 @@ class HostPluginGate : public PluginGate {
   Status Admit(const PluginFile& file, const toml::table& plugin_configs,
                StagingArea& staging) override;
 
+  // Files whose latest content the crash quarantine refused (by file name;
+  // forgotten when a later content of the file is admitted or refused for
+  // another reason). For /status and nitric_host_plugins{state=quarantined}.
+  // Thread-safe.
+  std::set<std::string> QuarantinedFiles() const;
+
  private:
   const std::filesystem::path state_dir_;
   const bool preflight_;
   const std::chrono::milliseconds preflight_timeout_;
+  mutable std::mutex mu_;
+  std::set<std::string> quarantined_;  // guarded by mu_
 };
 
 }  // namespace nitric::host

@@ -1,6 +1,9 @@
 #include "host/config/config.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -54,6 +57,8 @@ class ConfigReader {
         if (!Section(name, node, &ConfigReader::HostKey)) return false;
       } else if (name == "log") {
         if (!Section(name, node, &ConfigReader::LogKey)) return false;
+      } else if (name == "admin") {
+        if (!Section(name, node, &ConfigReader::AdminKey)) return false;
       } else if (name == "plugins") {
         if (!Plugins(node)) return false;
       } else {
@@ -61,7 +66,7 @@ class ConfigReader {
       }
     }
     FinishPool();
-    return true;
+    return FinishAdmin();
   }
 
  private:
@@ -202,6 +207,40 @@ class ConfigReader {
     return true;
   }
 
+  bool AdminKey(const std::string& path, const toml::key& key, toml::node& node) {
+    HostConfig& c = result_->config;
+    if (key == "listen") {
+      std::string text;
+      if (!NonEmptyString(path, node, &text)) return false;
+      StatusOr<ListenAddress> parsed = ParseListenAddress(text);
+      if (!parsed.ok()) return ValueError(path, node, parsed.status().message());
+      c.admin_listen = text;
+      listen_node_ = &node;
+      return true;
+    }
+    if (key == "allow_remote") {
+      if (!node.is_boolean()) return TypeError(path, node, "a boolean");
+      c.admin_allow_remote = node.as_boolean()->get();
+      return true;
+    }
+    if (key == "allow_reload") {
+      if (!node.is_boolean()) return TypeError(path, node, "a boolean");
+      c.admin_allow_reload = node.as_boolean()->get();
+      return true;
+    }
+    Unknown(path, key.source());
+    return true;
+  }
+
+  // admin.listen off loopback needs admin.allow_remote (which may come after
+  // it in the file).
+  bool FinishAdmin() {
+    if (listen_node_ == nullptr) return true;
+    Status checked = CheckAdminConfig(result_->config, "");
+    if (checked.ok()) return true;
+    return ValueError("admin.listen", *listen_node_, checked.message());
+  }
+
   // host.max_workers below host.workers (or below the automatic size): the
   // pool never shrinks under its base, so the base wins, with a warning when
   // the file asked for both.
@@ -269,6 +308,7 @@ class ConfigReader {
   const std::filesystem::path& source_;
   ConfigResult* result_;
   bool max_workers_set_ = false;
+  const toml::node* listen_node_ = nullptr;  // admin.listen, for its position
 };
 
 }  // namespace
@@ -312,6 +352,57 @@ ConfigResult LoadConfig(const std::optional<std::filesystem::path>& file) {
 void ApplyEnvironment(HostConfig* config) {
   const char* address = std::getenv("SERVICE_ADDRESS");
   if (address != nullptr && *address != '\0') config->membrane_address = address;
+}
+
+StatusOr<ListenAddress> ParseListenAddress(std::string_view text) {
+  auto bad = [&] {
+    return Status(NITRIC_ERR_INVALID_ARGUMENT,
+                  "expected ADDRESS:PORT with a numeric IPv4 address or a bracketed IPv6 one "
+                  "(e.g. 127.0.0.1:9464 or [::1]:9464); got \"" +
+                      std::string(text) + "\"");
+  };
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == text.size()) return bad();
+  std::string_view host = text.substr(0, colon);
+  const std::string_view port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
+    return bad();
+  }
+  ListenAddress address;
+  address.port = static_cast<uint16_t>(port);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    address.host = std::string(host.substr(1, host.size() - 2));
+    in6_addr v6;
+    if (inet_pton(AF_INET6, address.host.c_str(), &v6) != 1) return bad();
+    static const in6_addr kLoopback = IN6ADDR_LOOPBACK_INIT;
+    const bool mapped_v4_loopback = IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+    address.loopback = IN6_ARE_ADDR_EQUAL(&v6, &kLoopback) || mapped_v4_loopback;
+    return address;
+  }
+  address.host = std::string(host);
+  in_addr v4;
+  if (inet_pton(AF_INET, address.host.c_str(), &v4) != 1) return bad();
+  address.loopback = (ntohl(v4.s_addr) >> 24) == 127;
+  return address;
+}
+
+Status CheckAdminConfig(const HostConfig& config, std::string_view origin) {
+  if (config.admin_listen.empty()) return Status();
+  const std::string prefix = origin.empty() ? std::string() : std::string(origin) + " ";
+  StatusOr<ListenAddress> address = ParseListenAddress(config.admin_listen);
+  if (!address.ok()) {
+    return Status(NITRIC_ERR_INVALID_ARGUMENT, prefix + address.status().message());
+  }
+  if (!address->loopback && !config.admin_allow_remote) {
+    return Status(NITRIC_ERR_INVALID_ARGUMENT,
+                  prefix + config.admin_listen +
+                      " is not a loopback address: the admin endpoints (metrics, status, "
+                      "reload) would be reachable from other machines; set [admin] "
+                      "allow_remote = true to allow it");
+  }
+  return Status();
 }
 
 std::optional<spdlog::level::level_enum> ParseLogLevel(std::string_view name) {

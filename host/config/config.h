@@ -71,6 +71,15 @@ struct HostConfig {
   // them (host/plugins/file_trust.h).
   bool insecure_plugins = false;
 
+  // [admin]: the admin HTTP listener (host/admin/admin_server.h).
+  // "ADDRESS:PORT" (numeric, e.g. 127.0.0.1:9464 or [::1]:9464); empty: off.
+  // --admin overrides it.
+  std::string admin_listen;
+  // A listen address off loopback is refused unless this is true.
+  bool admin_allow_remote = false;
+  // POST /reload works only when this is true (else 403).
+  bool admin_allow_reload = false;
+
   // [log]
   spdlog::level::level_enum log_level = spdlog::level::info;
   LogFormat log_format = LogFormat::kText;
@@ -108,6 +117,22 @@ ConfigResult LoadConfig(const std::optional<std::filesystem::path>& file);
 
 // Applies SERVICE_ADDRESS (when set and not empty) to `config`.
 void ApplyEnvironment(HostConfig* config);
+
+// An address to listen on: "127.0.0.1:9464", "[::1]:9464" (port 0: any
+// free port). Numeric only, so that what is checked (loopback or not) is what
+// gets bound.
+struct ListenAddress {
+  std::string host;  // without brackets: "127.0.0.1", "::1"
+  uint16_t port = 0;
+  bool loopback = false;  // 127.0.0.0/8 or ::1
+};
+// INVALID_ARGUMENT "expected ...; got \"text\"" for anything else.
+StatusOr<ListenAddress> ParseListenAddress(std::string_view text);
+
+// The admin listener's settings hold together: the listen address (if any)
+// parses, and is loopback unless admin_allow_remote. `origin` names where
+// the address came from for the message ("--admin", "[admin] listen").
+Status CheckAdminConfig(const HostConfig& config, std::string_view origin = "[admin] listen");
 
 // Parses a log level name (trace, debug, info, warn, error, critical, off).
 std::optional<spdlog::level::level_enum> ParseLogLevel(std::string_view name);

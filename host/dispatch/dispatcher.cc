@@ -21,6 +21,25 @@ constexpr size_t kMaxSpareConnections = 4096;
 // How long an idle worker looks for new work before it sleeps.
 constexpr std::chrono::microseconds kSpin{20};
 
+// Counts an answered event (the caller answers it exactly once).
+void CountAnswer(const Event& event, EventOutcome outcome) {
+  if (event.metrics == nullptr) return;
+  event.metrics->events[proto::ToNitricEventType(event.type)].Count(
+      outcome, std::chrono::steady_clock::now() - event.read_at);
+}
+
+EventOutcome OutcomeOf(HandleResult result) {
+  switch (result) {
+    case HandleResult::kAccepted:
+      break;
+    case HandleResult::kRejected:
+      return EventOutcome::kRejected;
+    case HandleResult::kFailed:
+      return EventOutcome::kError;
+  }
+  return EventOutcome::kOk;
+}
+
 }  // namespace
 
 size_t Dispatcher::KeyHash::operator()(const ConnectionKeyView& k) const {
@@ -154,6 +173,8 @@ Event* Dispatcher::Submit(Event* event) {
           "without running",
           request.connection_id(), request.socket_name(), proto::EventTypeName(event->type));
     }
+    // Answered without running: counted as rejected.
+    CountAnswer(*event, EventOutcome::kRejected);
     // Never blocks on the network (EventReplier), so fine on a stream thread.
     event->reply_to->Reply(std::move(*event->message.mutable_id()),
                            event->type == wsproto::Connect);
@@ -235,6 +256,8 @@ Dispatcher::Stats Dispatcher::stats() const {
   MutexLock lock(&mu_);
   Stats stats = stats_;
   stats.workers = counted_;
+  stats.busy = busy_;
+  stats.queued = queued_;
   return stats;
 }
 
@@ -368,7 +391,7 @@ void Dispatcher::SpinForWork() const {
 }
 
 bool Dispatcher::Run(Worker* self, Event* event) {
-  bool reject = false;
+  HandleResult result = HandleResult::kAccepted;
   bool answered_here = false;
   {
     // Held until the answer is queued: the generation (and its plugins) stays
@@ -376,16 +399,18 @@ bool Dispatcher::Run(Worker* self, Event* event) {
     std::shared_ptr<const Generation> generation = generations_->Current();
     if (generation) {
       try {
-        reject = generation->Handle(event->type, event->message.websocket_event_request());
+        result = generation->Handle(event->type, event->message.websocket_event_request());
       } catch (...) {
         // Handle() promises not to throw; the event is owed an answer anyway,
         // and a connect whose handlers did not finish is not let in.
         spdlog::error("handler chain threw for {} event of connection {}",
                       proto::EventTypeName(event->type),
                       event->message.websocket_event_request().connection_id());
-        reject = event->type == wsproto::Connect;
+        result = HandleResult::kFailed;
       }
     }
+    // Only a Connect is ever rejected (docs/PROTOCOL.md#default-answers).
+    const bool reject = event->type == wsproto::Connect && result != HandleResult::kAccepted;
     const auto& request = event->message.websocket_event_request();
     if (spdlog::should_log(spdlog::level::trace)) {
       spdlog::trace("{} event {} of {}/{}: {}", proto::EventTypeName(event->type),
@@ -393,6 +418,7 @@ bool Dispatcher::Run(Worker* self, Event* event) {
                     reject ? "reject" : "accept");
     }
     if (!self->answered.exchange(true, std::memory_order_acq_rel)) {
+      CountAnswer(*event, OutcomeOf(result));
       event->reply_to->Reply(std::move(*event->message.mutable_id()), reject);
       answered_here = true;
     } else {
@@ -448,6 +474,13 @@ void Dispatcher::WatchLoop() {
           what.type == wsproto::Connect ? "rejecting the connect"
           : close                       ? "answering it and closing the connection"
                                         : "answering it");
+      if (t.metrics != nullptr) {
+        t.metrics->events[proto::ToNitricEventType(what.type)].Count(
+            EventOutcome::kTimeout, std::chrono::steady_clock::now() - t.read_at);
+      }
+      if (options_.metrics != nullptr) {
+        options_.metrics->CountHandlerTimeout(what.plugin.empty() ? "?" : what.plugin, what.socket);
+      }
       t.reply_to->Reply(std::move(t.id), what.type == wsproto::Connect);
       t.reply_to.reset();
       // A rejected connect has no connection to close, a Disconnect's is gone.
@@ -491,6 +524,8 @@ void Dispatcher::ScanLocked(std::chrono::steady_clock::time_point now,
     t.what = DescribeLocked(w, now);
     t.reply_to = std::move(w.event->reply_to);
     t.id = w.event->message.id();
+    t.metrics = w.event->metrics;
+    t.read_at = w.event->read_at;
     timed_out->push_back(std::move(t));
   }
   if (exit_) return;

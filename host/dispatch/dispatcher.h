@@ -82,6 +82,9 @@ class Dispatcher {
     size_t max_queued = 0;
     // How long a worker beyond `workers` waits for work before it exits.
     std::chrono::milliseconds idle_retire{10000};
+    // Borrowed, may be null: where answered events and handler timeouts are
+    // counted (host/base/host_metrics.h). Must outlive the dispatcher.
+    HostMetrics* metrics = nullptr;
   };
 
   // Closes a connection through the membrane. Called on the dispatcher's
@@ -118,7 +121,9 @@ class Dispatcher {
     uint64_t overflow_closes = 0;   // connections closed for a full queue
     uint64_t overflow_dropped = 0;  // events answered without running for it
     int workers = 0;                // counted toward the pool now
+    int busy = 0;                   // of those, running an event now
     int stuck = 0;                  // timed-out handlers still running
+    size_t queued = 0;              // submitted, not yet answered (queued or running)
   };
 
   // A fixed pool of `workers` threads (REQUIRES: workers >= 1), no timeout,
@@ -165,6 +170,9 @@ class Dispatcher {
   std::vector<RunningHandler> Running() const;
 
   Stats stats() const;
+
+  // Options::metrics: the streams find their socket's metrics through it.
+  HostMetrics* metrics() const { return options_.metrics; }
 
  private:
   // A connection's identity. Connection ids come from the membrane and are
@@ -235,6 +243,8 @@ class Dispatcher {
     std::shared_ptr<EventReplier> reply_to;
     std::string id;
     RunningHandler what;
+    const SocketMetrics* metrics = nullptr;  // the event's (Event::metrics)
+    std::chrono::steady_clock::time_point read_at;
   };
   struct CloseRequest {
     std::string socket;

@@ -6,9 +6,11 @@
 // read, so the hot path allocates no Event objects.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
+#include "host/base/host_metrics.h"
 #include "nitric/proto/websockets/v1/websockets.pb.h"
 
 namespace nitric::host {
@@ -33,6 +35,11 @@ struct Event {
   wsproto::WebsocketEventType type = wsproto::Connect;
   // Set by the stream before Submit; released once the answer is queued.
   std::shared_ptr<EventReplier> reply_to;
+  // Set by the stream before Submit when the host keeps metrics: its
+  // socket's metrics, and when the read completed. Whoever answers the event
+  // counts it there (host/base/host_metrics.h). Null: not counted.
+  const SocketMetrics* metrics = nullptr;
+  std::chrono::steady_clock::time_point read_at;
 
   // Dispatcher-private: link in a connection queue or the free list.
   Event* next = nullptr;

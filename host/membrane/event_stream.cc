@@ -48,7 +48,9 @@ EventStream::EventStream(std::string socket, wsproto::WebsocketEventType type,
       type_(type),
       dispatcher_(dispatcher),
       observer_(observer),
-      counters_(counters) {}
+      counters_(counters),
+      metrics_(dispatcher->metrics() != nullptr ? &dispatcher->metrics()->Socket(socket_)
+                                                : nullptr) {}
 
 EventStream::~EventStream() {
   if (read_event_ != nullptr) dispatcher_->Recycle(read_event_);
@@ -107,6 +109,7 @@ void EventStream::OnReadDone(bool ok) {
     return;
   }
   // The hot path: the phase belongs to this thread, so no lock.
+  if (metrics_ != nullptr) read_event_->read_at = std::chrono::steady_clock::now();
   wsproto::ServerMessage& message = read_event_->message;
   size_t size = 0;
   if (!Parse(&read_buffer_, &message, &size)) {
@@ -133,6 +136,7 @@ void EventStream::OnReadDone(bool ok) {
     case EventStreamMachine::Message::kSubmit:
       read_event_->type = proto::EventTypeOf(message.websocket_event_request(), type_);
       read_event_->reply_to = self_;
+      read_event_->metrics = metrics_;
       read_event_ = dispatcher_->Submit(read_event_);
       // Back-pressure: while the dispatcher holds more than its bound, stop
       // reading (the membrane's sends then wait on HTTP/2 flow control)

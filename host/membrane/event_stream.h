@@ -58,6 +58,10 @@ struct StreamCounters {
   std::atomic<uint64_t> unusable_messages{0};
   // Streams the host cancelled because a read or write failed.
   std::atomic<uint64_t> failed_streams{0};
+  // Outages: the membrane ended a registered stream (it went away or
+  // restarted) and the session began declaring and registering again
+  // (nitric_host_membrane_reconnects_total).
+  std::atomic<uint64_t> reconnects{0};
 };
 
 // WebsocketHandler.HandleEvents on one channel, opened with answers written
@@ -174,6 +178,8 @@ class EventStream final : public EventReplier,
   Dispatcher* const dispatcher_;
   Observer* const observer_;
   StreamCounters* const counters_;
+  // This socket's event metrics (the dispatcher's HostMetrics), or null.
+  const SocketMetrics* const metrics_;
 
   grpc::ClientContext context_;
   std::unique_ptr<HandleEventsMethod::Call> call_;

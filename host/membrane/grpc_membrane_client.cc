@@ -12,13 +12,15 @@ namespace wsproto = ::nitric::proto::websockets::v1;
 
 GrpcMembraneClient::GrpcMembraneClient(std::shared_ptr<grpc::Channel> channel,
                                        std::string service_name, std::chrono::milliseconds timeout,
-                                       CompletionQueueThread* queue, bool pipeline_sends)
+                                       CompletionQueueThread* queue, bool pipeline_sends,
+                                       HostMetrics* metrics)
     : service_name_(std::move(service_name)),
       timeout_(timeout),
       pipeline_sends_(pipeline_sends),
       websocket_(wsproto::Websocket::NewStub(channel)),
       kv_(kvproto::KvStore::NewStub(channel)),
-      queue_(queue) {}
+      queue_(queue),
+      metrics_(metrics) {}
 
 GrpcMembraneClient::~GrpcMembraneClient() {
   MutexLock lock(&sends_mu_);
@@ -79,6 +81,13 @@ void FillSendRequest(std::string_view socket, std::string_view connection_id, st
 
 Status GrpcMembraneClient::Send(std::string_view socket, std::string_view connection_id,
                                 std::string_view data) {
+  Status status = SendCall(socket, connection_id, data);
+  if (metrics_ != nullptr) metrics_->CountSend(socket, status.ok());
+  return status;
+}
+
+Status GrpcMembraneClient::SendCall(std::string_view socket, std::string_view connection_id,
+                                    std::string_view data) {
   wsproto::WebsocketSendRequest request;
   FillSendRequest(socket, connection_id, data, &request);
   wsproto::WebsocketSendResponse response;
@@ -104,6 +113,8 @@ void GrpcMembraneClient::SendAsync(std::string_view socket, std::string_view con
     GrpcMembraneClient* client;
 
     void OnComplete(bool) override {
+      if (client->metrics_ != nullptr)
+        client->metrics_->CountSend(request.socket_name(), status.ok());
       // An OK status is a null pointer: a successful send allocates nothing here.
       done(StatusFromGrpc(status));
       GrpcMembraneClient* const owner = client;
@@ -146,7 +157,34 @@ Status GrpcMembraneClient::SocketUrl(std::string_view socket, std::string* url) 
   return StatusFromGrpc(status);
 }
 
+Status GrpcMembraneClient::CountKv(std::string_view store, KvOp op, Status status) const {
+  if (metrics_ != nullptr) {
+    metrics_->CountKv(store, op,
+                      status.ok() || (op == KvOp::kGet && status.code() == NITRIC_ERR_NOT_FOUND));
+  }
+  return status;
+}
+
 Status GrpcMembraneClient::KvGet(std::string_view store, std::string_view key, std::string* json) {
+  return CountKv(store, KvOp::kGet, KvGetCall(store, key, json));
+}
+
+Status GrpcMembraneClient::KvSet(std::string_view store, std::string_view key,
+                                 std::string_view json) {
+  return CountKv(store, KvOp::kSet, KvSetCall(store, key, json));
+}
+
+Status GrpcMembraneClient::KvDelete(std::string_view store, std::string_view key) {
+  return CountKv(store, KvOp::kDelete, KvDeleteCall(store, key));
+}
+
+Status GrpcMembraneClient::KvKeys(std::string_view store, std::string_view prefix,
+                                  std::vector<std::string>* keys) {
+  return CountKv(store, KvOp::kKeys, KvKeysCall(store, prefix, keys));
+}
+
+Status GrpcMembraneClient::KvGetCall(std::string_view store, std::string_view key,
+                                     std::string* json) {
   kvproto::KvStoreGetValueRequest request;
   request.mutable_ref()->set_store(std::string(store));
   request.mutable_ref()->set_key(std::string(key));
@@ -167,8 +205,8 @@ Status GrpcMembraneClient::KvGet(std::string_view store, std::string_view key, s
   return Status();
 }
 
-Status GrpcMembraneClient::KvSet(std::string_view store, std::string_view key,
-                                 std::string_view json) {
+Status GrpcMembraneClient::KvSetCall(std::string_view store, std::string_view key,
+                                     std::string_view json) {
   kvproto::KvStoreSetValueRequest request;
   request.mutable_ref()->set_store(std::string(store));
   request.mutable_ref()->set_key(std::string(key));
@@ -183,7 +221,7 @@ Status GrpcMembraneClient::KvSet(std::string_view store, std::string_view key,
   return StatusFromGrpc(kv_->SetValue(&context, request, &response));
 }
 
-Status GrpcMembraneClient::KvDelete(std::string_view store, std::string_view key) {
+Status GrpcMembraneClient::KvDeleteCall(std::string_view store, std::string_view key) {
   kvproto::KvStoreDeleteKeyRequest request;
   request.mutable_ref()->set_store(std::string(store));
   request.mutable_ref()->set_key(std::string(key));
@@ -197,8 +235,8 @@ Status GrpcMembraneClient::KvDelete(std::string_view store, std::string_view key
   return StatusFromGrpc(status);
 }
 
-Status GrpcMembraneClient::KvKeys(std::string_view store, std::string_view prefix,
-                                  std::vector<std::string>* keys) {
+Status GrpcMembraneClient::KvKeysCall(std::string_view store, std::string_view prefix,
+                                      std::vector<std::string>* keys) {
   kvproto::KvStoreScanKeysRequest request;
   request.mutable_store()->set_name(std::string(store));
   request.set_prefix(std::string(prefix));

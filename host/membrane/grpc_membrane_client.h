@@ -11,6 +11,7 @@
 #include <grpcpp/channel.h>
 #include <grpcpp/support/status.h>
 
+#include "host/base/host_metrics.h"
 #include "host/base/membrane_client.h"
 #include "host/base/mutex.h"
 #include "host/membrane/completion_queue_thread.h"
@@ -37,9 +38,12 @@ class GrpcMembraneClient final : public MembraneClient {
   // (see host/plugins/send_batch.h); without a queue it blocks like Send.
   // `pipeline_sends` (host.pipelined_sends) is what PipelinesSends() says:
   // whether a 1.0 plugin's ws_send pipelines. `queue` must outlive the client.
+  // `metrics` (may be null; must outlive the client): every send and KV
+  // call is counted there with its outcome (a KvGet of a missing key counts
+  // as ok: the store answered).
   GrpcMembraneClient(std::shared_ptr<grpc::Channel> channel, std::string service_name,
                      std::chrono::milliseconds timeout, CompletionQueueThread* queue,
-                     bool pipeline_sends = false);
+                     bool pipeline_sends = false, HostMetrics* metrics = nullptr);
   // Waits for the sends in flight to complete.
   ~GrpcMembraneClient() override;
 
@@ -59,6 +63,14 @@ class GrpcMembraneClient final : public MembraneClient {
 
  private:
   void Prepare(grpc::ClientContext* context) const;
+  // The calls themselves; the public ones count them.
+  Status SendCall(std::string_view socket, std::string_view connection_id, std::string_view data);
+  Status KvGetCall(std::string_view store, std::string_view key, std::string* json);
+  Status KvSetCall(std::string_view store, std::string_view key, std::string_view json);
+  Status KvDeleteCall(std::string_view store, std::string_view key);
+  Status KvKeysCall(std::string_view store, std::string_view prefix,
+                    std::vector<std::string>* keys);
+  Status CountKv(std::string_view store, KvOp op, Status status) const;
 
   const std::string service_name_;
   const std::chrono::milliseconds timeout_;
@@ -66,6 +78,7 @@ class GrpcMembraneClient final : public MembraneClient {
   std::unique_ptr<proto::websockets::v1::Websocket::Stub> websocket_;
   std::unique_ptr<proto::kvstore::v1::KvStore::Stub> kv_;
   CompletionQueueThread* const queue_;
+  HostMetrics* const metrics_;
 
   Mutex sends_mu_;
   std::condition_variable sends_done_;

@@ -23,6 +23,28 @@ std::string StreamName(const std::string& socket, wsproto::WebsocketEventType ty
   return socket + "/" + proto::EventTypeName(type);
 }
 
+const char* StateName(SessionMachine::State state) {
+  switch (state) {
+    case SessionMachine::State::kIdle:
+      return "idle";
+    case SessionMachine::State::kConnecting:
+      return "connecting";
+    case SessionMachine::State::kBackoff:
+      return "backoff";
+    case SessionMachine::State::kReady:
+      return "ready";
+    case SessionMachine::State::kBuildRegistered:
+      return "build-registered";
+    case SessionMachine::State::kExited:
+      return "exited";
+    case SessionMachine::State::kStopped:
+      return "stopped";
+    case SessionMachine::State::kClosed:
+      return "closed";
+  }
+  return "unknown";
+}
+
 }  // namespace
 
 MembraneSession::MembraneSession(std::shared_ptr<grpc::Channel> channel, Dispatcher* dispatcher,
@@ -59,7 +81,41 @@ void MembraneSession::Want(const Declarations& declarations) {
     changed = true;
   }
   machine_.Want(changed);
+  NoteStateLocked();
   cv_.notify_all();
+}
+
+MembraneHealth MembraneSession::Health() const {
+  MembraneHealth health;
+  health.reconnects = counters_.reconnects.load(std::memory_order_relaxed);
+  MutexLock lock(&mu_);
+  health.ready = machine_.ready();
+  health.state = StateName(machine_.state());
+  health.since = state_since_;
+  health.last_error = last_error_;
+  health.last_error_at = last_error_at_;
+  const std::set<std::string> served = ServedSocketsLocked();
+  health.served_sockets = served.size();
+  for (const std::string& socket : served) {
+    for (wsproto::WebsocketEventType type : kEventTypes) {
+      auto it = streams_.find(StreamKey(socket, type));
+      if (it == streams_.end() || !it->second.registered) {
+        health.missing.push_back(StreamName(socket, type));
+      }
+    }
+  }
+  return health;
+}
+
+void MembraneSession::NoteStateLocked() {
+  if (machine_.state() == noted_state_) return;
+  noted_state_ = machine_.state();
+  state_since_ = std::chrono::system_clock::now();
+}
+
+void MembraneSession::NoteErrorLocked(std::string error) {
+  last_error_ = std::move(error);
+  last_error_at_ = std::chrono::system_clock::now();
 }
 
 std::map<std::string, std::string> MembraneSession::RefusedPlugins() const {
@@ -139,6 +195,7 @@ void MembraneSession::StopTakingEvents() {
   {
     MutexLock lock(&mu_);
     machine_.StopTakingEvents();
+    NoteStateLocked();
     for (auto& [key, state] : streams_) streams.push_back(state.stream);
     cv_.notify_all();
   }
@@ -150,6 +207,7 @@ void MembraneSession::Close(std::chrono::milliseconds grace) {
   {
     MutexLock lock(&mu_);
     machine_.Close();
+    NoteStateLocked();
     cv_.notify_all();
   }
   if (supervisor_.joinable()) supervisor_.join();
@@ -184,6 +242,7 @@ void MembraneSession::Supervise() {
   for (;;) {
     const SessionMachine::Step step =
         machine_.Next(std::chrono::steady_clock::now(), FactsLocked());
+    NoteStateLocked();
     switch (step.kind) {
       case SessionMachine::Step::kExit:
         return;
@@ -208,6 +267,9 @@ void MembraneSession::Supervise() {
         const grpc::Status status = Attempt();
         const SessionMachine::AttemptResult result =
             machine_.OnAttemptDone(status.ok(), std::chrono::steady_clock::now());
+        NoteStateLocked();
+        if (!status.ok())
+          NoteErrorLocked("membrane at " + options_.address + ": " + Describe(status));
         LogAttemptLocked(result, status);
         if (result.kind == SessionMachine::AttemptResult::kExit) {
           lock.Unlock();
@@ -377,10 +439,12 @@ void MembraneSession::OnEnded(EventStream* stream, const grpc::Status& status, b
   const auto now = std::chrono::steady_clock::now();
   const SessionMachine::StreamEnd end =
       machine_.OnStreamEnded(registered, failed, streams_.empty(), now);
+  NoteStateLocked();
   switch (end) {
     case SessionMachine::StreamEnd::kIgnored:
       break;
     case SessionMachine::StreamEnd::kFailed:
+      NoteErrorLocked("stream " + name + " failed (the host could not use it)");
       spdlog::warn(
           "stream {} failed; registering it again in {} ms", name,
           std::chrono::duration_cast<std::chrono::milliseconds>(machine_.retry_at() - now).count());
@@ -388,6 +452,7 @@ void MembraneSession::OnEnded(EventStream* stream, const grpc::Status& status, b
     case SessionMachine::StreamEnd::kNotRegistered:
       registration_error_ =
           grpc::Status(status.error_code(), "register " + name + ": " + status.error_message());
+      NoteErrorLocked(registration_error_.error_message());
       break;
     case SessionMachine::StreamEnd::kBuildEnded:
       build_ended_.insert(StreamKey(stream->socket(), stream->type()));
@@ -395,6 +460,8 @@ void MembraneSession::OnEnded(EventStream* stream, const grpc::Status& status, b
     case SessionMachine::StreamEnd::kOutageStarted:
     case SessionMachine::StreamEnd::kOutageGoesOn:
       if (end == SessionMachine::StreamEnd::kOutageStarted) {
+        counters_.reconnects.fetch_add(1, std::memory_order_relaxed);
+        NoteErrorLocked("membrane ended stream " + name + " (" + Describe(status) + ")");
         spdlog::warn("membrane ended stream {} ({}); re-registering", name, Describe(status));
       } else if (end == SessionMachine::StreamEnd::kOutageGoesOn) {
         spdlog::debug("membrane ended stream {} ({})", name, Describe(status));

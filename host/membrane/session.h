@@ -67,6 +67,26 @@ struct SessionOptions {
   std::function<void()> on_refused;
 };
 
+// The session as /readyz, /status and the membrane metrics see it
+// (MembraneSession::Health()).
+struct MembraneHealth {
+  // Every stream of every served socket is registered (what /readyz and
+  // nitric_host_membrane_up report).
+  bool ready = false;
+  // idle, connecting, backoff, ready, build-registered, exited, stopped,
+  // closed.
+  std::string state;
+  std::chrono::system_clock::time_point since;  // when it entered `state`
+  // The latest failure (declaring, registering, a stream the membrane
+  // ended or the host failed), empty when none happened yet.
+  std::string last_error;
+  std::chrono::system_clock::time_point last_error_at;
+  // Streams of served sockets that are not registered: "chat/message".
+  std::vector<std::string> missing;
+  size_t served_sockets = 0;
+  uint64_t reconnects = 0;  // StreamCounters::reconnects
+};
+
 class MembraneSession final : private EventStream::Observer {
  public:
   // Called on the supervisor thread each time every wanted stream has become
@@ -106,6 +126,10 @@ class MembraneSession final : private EventStream::Observer {
   // socket that some plugin that is not refused uses.
   std::set<std::string> ServedSockets() const;
 
+  // Where the session is now, and since when. Thread-safe; takes the
+  // session's lock briefly.
+  MembraneHealth Health() const;
+
   // Blocks until every wanted stream is registered (true) or `timeout`
   // passed (false).
   bool WaitReady(std::chrono::milliseconds timeout);
@@ -143,6 +167,9 @@ class MembraneSession final : private EventStream::Observer {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LogAttemptLocked(const SessionMachine::AttemptResult& result, const grpc::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After every change of machine_: remembers when its state changed.
+  void NoteStateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void NoteErrorLocked(std::string error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // EventStream::Observer (the queue thread).
   void OnRegistered(EventStream* stream) override;
@@ -179,6 +206,12 @@ class MembraneSession final : private EventStream::Observer {
   uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;
   // The states and transitions (session_machine.h).
   SessionMachine machine_ ABSL_GUARDED_BY(mu_);
+  // For Health(): the state last noted and since when, the latest failure.
+  SessionMachine::State noted_state_ ABSL_GUARDED_BY(mu_) = SessionMachine::State::kIdle;
+  std::chrono::system_clock::time_point state_since_ ABSL_GUARDED_BY(mu_) =
+      std::chrono::system_clock::now();
+  std::string last_error_ ABSL_GUARDED_BY(mu_);
+  std::chrono::system_clock::time_point last_error_at_ ABSL_GUARDED_BY(mu_);
 
   Mutex close_mu_;  // serialises Close()
   std::thread supervisor_;

@@ -18,18 +18,28 @@ namespace nitric::host {
 
 namespace wsproto = ::nitric::proto::websockets::v1;
 
+// How a handler chain ended. The answer follows from it: a Connect is
+// accepted only when kAccepted; every other event is always accepted
+// (docs/PROTOCOL.md#default-answers). The dispatcher counts it as the event's
+// outcome (host/base/host_metrics.h).
+enum class HandleResult : uint8_t {
+  kAccepted,  // every handler returned OK (or none is registered)
+  kRejected,  // a Connect handler rejected it, or a refused plugin is in its chain
+  kFailed,    // a handler failed or threw (the chain of a Connect stops there)
+};
+
 class Generation {
  public:
   virtual ~Generation() = default;
 
   // Runs every handler registered for (event.socket_name(), type), in plugin
   // load order. On Connect the chain stops at the first reject (an explicit
-  // reject, a handler error or an escaped exception). Returns true when the
-  // connection is rejected; always false for other event types. Handler
-  // failures are logged here. Never throws. Thread-safe: called concurrently
-  // from the worker pool for different connections.
-  virtual bool Handle(wsproto::WebsocketEventType type,
-                      const wsproto::WebsocketEventRequest& event) const = 0;
+  // reject, a handler error or an escaped exception); other chains run every
+  // handler, and a failure of any makes the result kFailed. Handler failures
+  // are logged here. Never throws. Thread-safe: called concurrently from the
+  // worker pool for different connections.
+  virtual HandleResult Handle(wsproto::WebsocketEventType type,
+                              const wsproto::WebsocketEventRequest& event) const = 0;
 
   // What this generation's plugins declared.
   virtual const Declarations& declarations() const = 0;

@@ -252,7 +252,8 @@ LoadedGeneration LoadGeneration(const GenerationOptions& options, const Generati
     report.changed = true;
   }
 
-  out.generation = std::make_shared<PluginGeneration>(report.number, std::move(plugins), staging);
+  out.generation = std::make_shared<PluginGeneration>(report.number, std::move(plugins), staging,
+                                                      options.metrics);
   report.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - start);
 

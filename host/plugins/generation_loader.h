@@ -69,6 +69,9 @@ struct GenerationOptions {
   // host.insecure_plugins: a plugins folder or file that others could have
   // written (file_trust.h) is loaded with a warning instead of refused.
   bool insecure_plugins = false;
+  // Borrowed, may be null; must outlive every generation built with it:
+  // where handler durations are observed (host/base/host_metrics.h).
+  HostMetrics* metrics = nullptr;
 };
 
 enum class PluginOutcome {

@@ -1,5 +1,6 @@
 #include "host/plugins/plugin_generation.h"
 
+#include <chrono>
 #include <exception>
 #include <mutex>
 #include <set>
@@ -20,13 +21,18 @@ const std::string* InternPluginName(std::string_view name) {
 
 PluginGeneration::PluginGeneration(uint64_t number,
                                    std::vector<std::shared_ptr<PluginInstance>> plugins,
-                                   std::shared_ptr<StagingArea> staging)
+                                   std::shared_ptr<StagingArea> staging,
+                                   HostMetrics* host_metrics)
     : number_(number), plugins_(std::move(plugins)), staging_(std::move(staging)) {
   for (const auto& plugin : plugins_) {
     declarations_.Merge(plugin->declarations());
     for (const HandlerRegistration& reg : plugin->handlers()) {
+      metrics::Histogram* duration =
+          host_metrics != nullptr
+              ? &host_metrics->HandlerDuration(plugin->name(), reg.socket, reg.type)
+              : nullptr;
       chains_[reg.socket][reg.type].push_back(
-          Link{plugin.get(), InternPluginName(plugin->name()), reg.fn, reg.user_data});
+          Link{plugin.get(), InternPluginName(plugin->name()), reg.fn, reg.user_data, duration});
     }
   }
 }
@@ -43,9 +49,9 @@ std::shared_ptr<PluginInstance> PluginGeneration::FindByFile(std::string_view fi
   return nullptr;
 }
 
-bool PluginGeneration::Handle(wsproto::WebsocketEventType type,
-                              const wsproto::WebsocketEventRequest& request) const {
-  return HandleWithOutcome(type, request).reject;
+HandleResult PluginGeneration::Handle(wsproto::WebsocketEventType type,
+                                      const wsproto::WebsocketEventRequest& request) const {
+  return ResultOf(HandleWithOutcome(type, request));
 }
 
 PluginGeneration::Outcome PluginGeneration::HandleWithOutcome(
@@ -85,6 +91,8 @@ PluginGeneration::Outcome PluginGeneration::HandleWithOutcome(
       ClearCallError();
       event.has_error = false;  // event_set_error text belongs to one handler call
       event.error.clear();
+      const auto started = link.duration != nullptr ? std::chrono::steady_clock::now()
+                                                    : std::chrono::steady_clock::time_point{};
       nitric_status status;
       {
         SendBatch::Scope scope(&sends);
@@ -106,6 +114,9 @@ PluginGeneration::Outcome PluginGeneration::HandleWithOutcome(
         status = SendFailed(*failed);
         SetCallError(LastHostError());
         event.has_error = false;  // the reason is the send's
+      }
+      if (link.duration != nullptr) {
+        link.duration->ObserveDuration(std::chrono::steady_clock::now() - started);
       }
       if (status != NITRIC_OK) {
         // The call's own text (event_set_error, ABI 1.1) before the

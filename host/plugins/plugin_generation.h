@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "host/base/host_metrics.h"
 #include "host/plugins/generation.h"
 #include "host/plugins/plugin_instance.h"
 #include "host/plugins/staging_area.h"
@@ -26,14 +27,16 @@ namespace nitric::host {
 
 class PluginGeneration final : public Generation {
  public:
-  // `plugins` in load order.
+  // `plugins` in load order. `host_metrics` (borrowed, may be null; must
+  // outlive the generation): each handler's duration is observed there.
   PluginGeneration(uint64_t number, std::vector<std::shared_ptr<PluginInstance>> plugins,
-                   std::shared_ptr<StagingArea> staging);
+                   std::shared_ptr<StagingArea> staging, HostMetrics* host_metrics = nullptr);
   // Releases the plugins in reverse load order.
   ~PluginGeneration() override;
 
-  bool Handle(wsproto::WebsocketEventType type,
-              const wsproto::WebsocketEventRequest& event) const override;
+  // ResultOf(HandleWithOutcome()).
+  HandleResult Handle(wsproto::WebsocketEventType type,
+                      const wsproto::WebsocketEventRequest& event) const override;
 
   // What one event's chain came to: Handle()'s answer, and the first failure
   // in it (a handler's non-OK status, or the error of a send it started), else
@@ -45,6 +48,12 @@ class PluginGeneration final : public Generation {
   };
   Outcome HandleWithOutcome(wsproto::WebsocketEventType type,
                             const wsproto::WebsocketEventRequest& event) const;
+  // The Generation::Handle() result of an outcome: kFailed when its status is
+  // not OK, else kRejected or kAccepted.
+  static HandleResult ResultOf(const Outcome& outcome) {
+    if (outcome.status != NITRIC_OK) return HandleResult::kFailed;
+    return outcome.reject ? HandleResult::kRejected : HandleResult::kAccepted;
+  }
   const Declarations& declarations() const override { return declarations_; }
   uint64_t number() const override { return number_; }
 
@@ -59,6 +68,9 @@ class PluginGeneration final : public Generation {
     const std::string* name;  // InternPluginName(plugin->name())
     nitric_handler_fn fn;
     void* user_data;
+    // nitric_host_handler_duration_seconds of (plugin, socket, type); null
+    // without metrics.
+    metrics::Histogram* duration;
   };
   using Chain = std::vector<Link>;
   struct StringHash {

@@ -77,8 +77,8 @@ class Answers : public EventReplier {
 // "block" wait for the gate; everything is recorded per connection.
 class GatedGeneration : public Generation {
  public:
-  bool Handle(wsproto::WebsocketEventType type,
-              const wsproto::WebsocketEventRequest& event) const override {
+  HandleResult Handle(wsproto::WebsocketEventType type,
+                      const wsproto::WebsocketEventRequest& event) const override {
     if (HandlerProgress* progress = t_handler_progress) {
       progress->plugin.store(InternPluginName("gated"), std::memory_order_relaxed);
     }
@@ -96,7 +96,7 @@ class GatedGeneration : public Generation {
       cv.wait(lock, [this] { return open; });
       --blocked;
     }
-    return false;
+    return HandleResult::kAccepted;
   }
   const Declarations& declarations() const override { return declarations_; }
   uint64_t number() const override { return 1; }

@@ -43,8 +43,8 @@ class RecordingGeneration : public Generation {
   explicit RecordingGeneration(std::chrono::microseconds work = 0us, uint64_t number = 1)
       : work_(work), number_(number) {}
 
-  bool Handle(wsproto::WebsocketEventType type,
-              const wsproto::WebsocketEventRequest& event) const override {
+  HandleResult Handle(wsproto::WebsocketEventType type,
+                      const wsproto::WebsocketEventRequest& event) const override {
     {
       // Held handlers say that they started, then wait for Release().
       std::unique_lock<std::mutex> lock(hold_mu_);
@@ -64,7 +64,9 @@ class RecordingGeneration : public Generation {
       std::lock_guard<std::mutex> lock(mu_);
       --connections_[event.connection_id()].running;
     }
-    return type == wsproto::Connect && event.connection_id().rfind("bad", 0) == 0;
+    return type == wsproto::Connect && event.connection_id().rfind("bad", 0) == 0
+               ? HandleResult::kRejected
+               : HandleResult::kAccepted;
   }
   const Declarations& declarations() const override { return declarations_; }
   uint64_t number() const override { return number_; }
@@ -177,10 +179,11 @@ TEST(DispatcherTest, ConnectionsRunInOrderOneAtATimeAndInParallel) {
 // Every handler blocks until the test opens the gate.
 class GatedGeneration : public Generation {
  public:
-  bool Handle(wsproto::WebsocketEventType, const wsproto::WebsocketEventRequest&) const override {
+  HandleResult Handle(wsproto::WebsocketEventType,
+                      const wsproto::WebsocketEventRequest&) const override {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [this] { return open_; });
-    return false;
+    return HandleResult::kAccepted;
   }
   const Declarations& declarations() const override { return declarations_; }
   uint64_t number() const override { return 1; }

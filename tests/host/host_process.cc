@@ -28,7 +28,7 @@ bool HostProcess::Start(const std::vector<std::string>& args,
   if (pipe2(out_pipe, O_CLOEXEC) != 0) return false;
   if (pipe2(err_pipe, O_CLOEXEC) != 0) return false;
 
-  std::vector<std::string> argv_storage{NITRIC_HOST_BINARY};
+  std::vector<std::string> argv_storage{binary_.empty() ? NITRIC_HOST_BINARY : binary_};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : argv_storage) argv.push_back(a.data());

@@ -26,6 +26,10 @@ class HostProcess {
   HostProcess(const HostProcess&) = delete;
   HostProcess& operator=(const HostProcess&) = delete;
 
+  // Runs another program than nitric-host (a test's helper server), by
+  // path. Before Start().
+  void set_binary(std::string path) { binary_ = std::move(path); }
+
   // Starts nitric-host with `args`; `env` adds to (or replaces in) this
   // process's environment. False if it could not be spawned.
   bool Start(const std::vector<std::string>& args,
@@ -60,6 +64,7 @@ class HostProcess {
                std::chrono::milliseconds timeout, std::size_t from = 0);
   void Pump(int fd, std::string* buffer, bool* open);
 
+  std::string binary_;  // empty: NITRIC_HOST_BINARY
   pid_t pid_ = -1;
   std::optional<int> exit_code_;
   std::thread out_thread_;

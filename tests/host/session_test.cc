@@ -308,8 +308,9 @@ class CaptureSink final : public spdlog::sinks::base_sink<std::mutex> {
 class NoGeneration final : public Generation {
  public:
   NoGeneration() { declarations_.sockets = {"s"}; }
-  bool Handle(wsproto::WebsocketEventType, const wsproto::WebsocketEventRequest&) const override {
-    return false;
+  HandleResult Handle(wsproto::WebsocketEventType,
+                      const wsproto::WebsocketEventRequest&) const override {
+    return HandleResult::kAccepted;
   }
   const Declarations& declarations() const override { return declarations_; }
   uint64_t number() const override { return 1; }

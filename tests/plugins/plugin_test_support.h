@@ -264,12 +264,15 @@ struct Loaded {
     generation = std::move(loaded.generation);
     report = std::move(loaded.report);
   }
+  // True when the answer rejects the connection (only ever for a Connect).
   bool Handle(const wsproto::WebsocketEventRequest& req) {
     wsproto::WebsocketEventType type = wsproto::Message;
     if (req.has_connection()) type = wsproto::Connect;
     if (req.has_disconnection()) type = wsproto::Disconnect;
-    return generation->Handle(type, req);
+    last_result = generation->Handle(type, req);
+    return type == wsproto::Connect && last_result != HandleResult::kAccepted;
   }
+  HandleResult last_result = HandleResult::kAccepted;
   const PluginReport* ReportFor(std::string_view file) const {
     for (const auto& r : report.plugins) {
       if (r.file == file) return &r;
