@@ -1,20 +1,26 @@
-// The nitric-dev-membrane binary: command line errors, startup lines, and a
-// clean exit on SIGTERM / SIGINT with the KV data flushed.
+// The nitric-dev-membrane binary: command line errors, startup lines, a
+// clean exit on SIGTERM / SIGINT with the KV data flushed, and GET /metrics on
+// a socket's port with a real nitric-host (the echo example) behind it.
 #include <signal.h>
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include "host/host_process.h"
 #include "membrane_process.h"
+#include "metrics_text.h"
 #include "nitric/proto/kvstore/v1/kvstore.grpc.pb.h"
 #include "support/temp_dir.h"
+#include "support/ws_client.h"
 
 namespace nitric::devserver {
 namespace {
@@ -116,6 +122,74 @@ TEST(DevMembraneBinary, BusyPortIsAnErrorNotASilentShare) {
   EXPECT_EQ(second.Wait(), 1) << second.output();
   first.Signal(SIGTERM);
   EXPECT_EQ(first.Wait(), 0);
+}
+
+// Polls `condition` until it holds; the deadline only bounds a hang.
+template <typename Condition>
+bool Eventually(Condition condition) {
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+TEST(DevMembraneBinary, GetMetricsOnASocketsPortCountsItsTrafficAndPassesPromtool) {
+  testing::TempDir dir;
+  const auto plugins = dir.path() / "plugins";
+  std::filesystem::create_directories(plugins);
+  std::filesystem::copy_file(std::filesystem::path(NITRIC_EXAMPLE_PLUGIN_DIR) / "echo.so",
+                             plugins / "echo.so");
+  const auto config = dir.path() / "nitric-host.toml";
+  std::ofstream(config) << "[host]\nplugins_dir = \"" << plugins.string() << "\"\n";
+  Membrane m(
+      {"--listen", "127.0.0.1:0", "--gateway-port", "0", "--data", (dir.path() / "data").string()});
+  const std::string address = m.WaitFor(std::regex("gRPC listening on (127\\.0\\.0\\.1:[0-9]+)"));
+  ASSERT_FALSE(address.empty()) << m.output();
+  nitric::testing::HostProcess host;
+  ASSERT_TRUE(host.Start({"--config", config.string()}, {{"SERVICE_ADDRESS", address}}));
+  const std::string url =
+      m.WaitFor(std::regex("websocket 'echo' listening on (ws://127\\.0\\.0\\.1:[0-9]+)"));
+  ASSERT_FALSE(url.empty()) << m.output();
+
+  // The host registers its streams after declaring the socket: connect once it has.
+  std::unique_ptr<nitric::testing::WsClient> client;
+  ASSERT_TRUE(Eventually([&] {
+    client = nitric::testing::WsClient::Connect(url).client;
+    return client != nullptr;
+  })) << m.output()
+      << host.stderr_text();
+  ASSERT_TRUE(client->SendText("hello"));
+  const auto echoed = client->Receive(60s);
+  ASSERT_TRUE(echoed);
+  EXPECT_EQ(echoed->data, "hello");
+
+  const std::string out = R"(nitric_dev_gateway_frames_total{socket="echo",direction="out"})";
+  std::string text;
+  ASSERT_TRUE(Eventually([&] {
+    text = nitric::testing::HttpRequest(url + "/metrics").body;
+    return nitric::testing::SampleValue(text, out) == 1;
+  })) << text;
+  EXPECT_EQ(nitric::testing::SampleValue(
+                text, R"(nitric_dev_gateway_frames_total{socket="echo",direction="in"})"),
+            1);
+  EXPECT_EQ(nitric::testing::SampleValue(
+                text, R"(nitric_dev_gateway_frame_bytes_total{socket="echo",direction="out"})"),
+            5);
+  EXPECT_EQ(nitric::testing::SampleValue(text, R"(nitric_dev_gateway_connections{socket="echo"})"),
+            1);
+  EXPECT_EQ(nitric::testing::SampleValue(
+                text, R"(nitric_dev_gateway_info{socket="echo",profile="local"})"),
+            1);
+  const auto check = nitric::testing::PromtoolCheckMetrics(text);
+  EXPECT_EQ(check.exit_code, 0) << check.output << "\nfor:\n" << text;
+
+  client.reset();
+  host.Signal(SIGTERM);
+  EXPECT_EQ(host.Wait(60s), 0) << host.stderr_text();
+  m.Signal(SIGTERM);
+  EXPECT_EQ(m.Wait(), 0) << m.output();
 }
 
 }  // namespace

@@ -19,6 +19,9 @@ namespace nitric::devserver::testing {
 namespace {
 
 using nitric::testing::HttpRequest;
+using nitric::testing::PromtoolCheckMetrics;
+using nitric::testing::PromtoolResult;
+using nitric::testing::SampleValue;
 using nitric::testing::WsClientOptions;
 
 // Every `reason` label value of nitric_dev_gateway_refusals_total.

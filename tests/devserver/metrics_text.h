@@ -15,7 +15,7 @@
 
 #include <gtest/gtest.h>
 
-namespace nitric::devserver::testing {
+namespace nitric::testing {
 
 // The value of the sample whose name and labels are exactly `series`, e.g.
 // `nitric_dev_gateway_frames_total{socket="chat",direction="in"}`; nullopt
@@ -69,4 +69,4 @@ inline PromtoolResult PromtoolCheckMetrics(const std::string& text) {
   return result;
 }
 
-}  // namespace nitric::devserver::testing
+}  // namespace nitric::testing

@@ -135,7 +135,6 @@ TEST_F(ProfileHostTest, TheDevGatewaysMetricsCountWhatPassedAndWhatWasRefusedAnd
 
   // The last report may reach the client before the gateway counts its write
   // and before the plugin's answer to the message that asked for it.
-  using devserver::testing::SampleValue;
   const std::string frames_out =
       R"(nitric_dev_gateway_frames_total{socket="probe",direction="out"})";
   const std::string messages =
@@ -175,7 +174,7 @@ TEST_F(ProfileHostTest, TheDevGatewaysMetricsCountWhatPassedAndWhatWasRefusedAnd
       1);
   EXPECT_EQ(SampleValue(text, messages), 3);
   EXPECT_EQ(SampleValue(text, R"(nitric_dev_gateway_info{socket="probe",profile="aws"})"), 1);
-  const auto check = devserver::testing::PromtoolCheckMetrics(text);
+  const auto check = PromtoolCheckMetrics(text);
   EXPECT_EQ(check.exit_code, 0) << check.output << "\nfor:\n" << text;
 
   host_.Signal(SIGTERM);
