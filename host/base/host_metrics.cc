@@ -83,7 +83,7 @@ HostMetrics::HostMetrics(std::string version)
           {"socket", "event", "outcome"})),
       event_duration_(registry_.AddHistogram(
           "nitric_host_event_duration_seconds",
-          "Time from reading an event from its HandleEvents stream to queueing its answer.",
+          "Time from reading an event from its HandleEvents stream to its answer.",
           {"socket", "event"}, metrics::DurationBuckets())),
       handler_duration_(registry_.AddHistogram(
           "nitric_host_handler_duration_seconds",

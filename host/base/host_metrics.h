@@ -70,7 +70,8 @@ struct EventMetrics {
   metrics::Counter* outcomes[kEventOutcomes] = {};
   metrics::Histogram* duration = nullptr;
 
-  // `elapsed`: from reading the event to queueing its answer.
+  // `elapsed`: from reading the event to its answer (the end of its last
+  // handler, right before the answer is queued).
   void Count(EventOutcome outcome, std::chrono::steady_clock::duration elapsed) const {
     outcomes[static_cast<int>(outcome)]->Add();
     duration->ObserveDuration(elapsed);

@@ -21,11 +21,17 @@ constexpr size_t kMaxSpareConnections = 4096;
 // How long an idle worker looks for new work before it sleeps.
 constexpr std::chrono::microseconds kSpin{20};
 
-// Counts an answered event (the caller answers it exactly once).
-void CountAnswer(const Event& event, EventOutcome outcome) {
+// Counts an answered event (the caller answers it exactly once). `answered_at`:
+// a clock reading just taken (the end of the event's last handler), or the
+// epoch to read the clock here.
+void CountAnswer(const Event& event, EventOutcome outcome,
+                 std::chrono::steady_clock::time_point answered_at = {}) {
   if (event.metrics == nullptr) return;
-  event.metrics->events[proto::ToNitricEventType(event.type)].Count(
-      outcome, std::chrono::steady_clock::now() - event.read_at);
+  if (answered_at == std::chrono::steady_clock::time_point{}) {
+    answered_at = std::chrono::steady_clock::now();
+  }
+  event.metrics->events[proto::ToNitricEventType(event.type)].Count(outcome,
+                                                                    answered_at - event.read_at);
 }
 
 EventOutcome OutcomeOf(HandleResult result) {
@@ -397,6 +403,7 @@ bool Dispatcher::Run(Worker* self, Event* event) {
     // Held until the answer is queued: the generation (and its plugins) stays
     // loaded for as long as this event runs.
     std::shared_ptr<const Generation> generation = generations_->Current();
+    self->progress.last_reading = {};  // Handle() may leave its last clock reading
     if (generation) {
       try {
         result = generation->Handle(event->type, event->message.websocket_event_request());
@@ -418,7 +425,7 @@ bool Dispatcher::Run(Worker* self, Event* event) {
                     reject ? "reject" : "accept");
     }
     if (!self->answered.exchange(true, std::memory_order_acq_rel)) {
-      CountAnswer(*event, OutcomeOf(result));
+      CountAnswer(*event, OutcomeOf(result), self->progress.last_reading);
       event->reply_to->Reply(std::move(*event->message.mutable_id()), reject);
       answered_here = true;
     } else {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -55,8 +56,15 @@ class Generation {
 // (InternPluginName) just before calling its handler, with a relaxed store.
 // The watch reads it from another thread; interned names are never freed, so
 // a name read late is still valid.
+//
+// `last_reading` serves the metrics (host/base/host_metrics.h): when the host
+// times handlers, Handle() leaves there the steady_clock reading that ended
+// its last handler call; the dispatcher resets it before Handle() and takes it
+// as the event's answer time, so one clock read serves both histograms. Only
+// the worker thread itself touches it.
 struct HandlerProgress {
   std::atomic<const std::string*> plugin{nullptr};
+  std::chrono::steady_clock::time_point last_reading{};
 };
 // Null on threads that are not dispatcher workers.
 inline thread_local HandlerProgress* t_handler_progress = nullptr;

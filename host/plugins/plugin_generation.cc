@@ -21,8 +21,7 @@ const std::string* InternPluginName(std::string_view name) {
 
 PluginGeneration::PluginGeneration(uint64_t number,
                                    std::vector<std::shared_ptr<PluginInstance>> plugins,
-                                   std::shared_ptr<StagingArea> staging,
-                                   HostMetrics* host_metrics)
+                                   std::shared_ptr<StagingArea> staging, HostMetrics* host_metrics)
     : number_(number), plugins_(std::move(plugins)), staging_(std::move(staging)) {
   for (const auto& plugin : plugins_) {
     declarations_.Merge(plugin->declarations());
@@ -72,6 +71,12 @@ PluginGeneration::Outcome PluginGeneration::HandleWithOutcome(
     event.type = ntype;
     SendBatch sends;
     HandlerProgress* const progress = t_handler_progress;
+    // Handler timing (links have a histogram when the host keeps metrics):
+    // one clock read per handler call. A call starts where the previous one
+    // ended; `mark` is re-read only when something that may take time ran in
+    // between (a state hand-over wait, a failure's log line). The last end is
+    // left in `progress` for the dispatcher to reuse as the answer time.
+    std::chrono::steady_clock::time_point mark{};
     for (const Link& link : chain) {
       if (link.plugin->refused()) {
         // The membrane refused a resource this plugin declared: it is not
@@ -87,12 +92,13 @@ PluginGeneration::Outcome PluginGeneration::HandleWithOutcome(
         continue;
       }
       if (progress != nullptr) progress->plugin.store(link.name, std::memory_order_relaxed);
-      link.plugin->WaitUntilReady();  // a reloaded plugin's state hand-over
+      const bool waited = link.plugin->WaitUntilReady();  // a reloaded plugin's state hand-over
       ClearCallError();
       event.has_error = false;  // event_set_error text belongs to one handler call
       event.error.clear();
-      const auto started = link.duration != nullptr ? std::chrono::steady_clock::now()
-                                                    : std::chrono::steady_clock::time_point{};
+      if (link.duration != nullptr && (waited || mark == std::chrono::steady_clock::time_point{})) {
+        mark = std::chrono::steady_clock::now();
+      }
       nitric_status status;
       {
         SendBatch::Scope scope(&sends);
@@ -116,7 +122,10 @@ PluginGeneration::Outcome PluginGeneration::HandleWithOutcome(
         event.has_error = false;  // the reason is the send's
       }
       if (link.duration != nullptr) {
-        link.duration->ObserveDuration(std::chrono::steady_clock::now() - started);
+        const auto ended = std::chrono::steady_clock::now();
+        link.duration->ObserveDuration(ended - mark);
+        mark = ended;
+        if (progress != nullptr) progress->last_reading = ended;
       }
       if (status != NITRIC_OK) {
         // The call's own text (event_set_error, ABI 1.1) before the
@@ -124,6 +133,7 @@ PluginGeneration::Outcome PluginGeneration::HandleWithOutcome(
         LogFailure(*link.plugin, ntype, request, status,
                    event.has_error ? event.error : CallError());
         if (outcome.status == NITRIC_OK) outcome.status = status;
+        mark = {};  // the next handler starts after the log line
       }
       if (ntype == NITRIC_EVENT_CONNECT && (status != NITRIC_OK || event.rejected)) {
         if (status == NITRIC_OK) {

@@ -311,14 +311,14 @@ void PluginInstance::CancelHandOver() {
   if (successor != nullptr) successor->ReceiveState(nullptr);
 }
 
-void PluginInstance::WaitUntilReady() const {
-  if (ready_.load(std::memory_order_acquire)) return;
+bool PluginInstance::WaitUntilReady() const {
+  if (ready_.load(std::memory_order_acquire)) return false;
   const auto deadline = std::chrono::steady_clock::now() + handoff_timeout_;
   MutexLock lock(&gate_mu_);
   while (!ready_.load(std::memory_order_acquire) &&
          gate_mu_.WaitUntil(gate_cv_, deadline) != std::cv_status::timeout) {
   }
-  if (ready_.load(std::memory_order_acquire)) return;
+  if (ready_.load(std::memory_order_acquire)) return true;
   // The old version is still busy (or something holds its generation):
   // serving without its state beats stalling every event of this plugin.
   abandoned_ = true;
@@ -326,6 +326,7 @@ void PluginInstance::WaitUntilReady() const {
   gate_cv_.notify_all();
   host_->logger->warn("the previous version did not finish within {} ms; serving without its state",
                       handoff_timeout_.count());
+  return true;
 }
 
 std::string PluginInstance::Summary() const {

@@ -118,8 +118,9 @@ class PluginInstance {
 
   // Blocks while a hand-over into this version is pending. After the
   // hand-over timeout it stops waiting, logs, and the late state is dropped.
-  // Fast (one atomic load) when there is nothing to wait for.
-  void WaitUntilReady() const;
+  // Fast (one atomic load) when there is nothing to wait for. Returns whether
+  // it had to wait (then a handler timing taken before it is stale).
+  bool WaitUntilReady() const;
 
  private:
   PluginInstance() = default;

@@ -298,6 +298,16 @@ TEST_F(AdminTest, MetricsPassPromtoolAndCarryEveryContractName) {
   EXPECT_EQ(Sample(text, R"(nitric_host_handler_duration_seconds_count{plugin="ctest",)"
                          R"(socket="ctest",event="message"})"),
             1);
+  // An event's time runs from its read to the end of its last handler, so it
+  // holds its handlers' (an ordering of clock readings, not a timing).
+  const std::optional<double> event_seconds = Sample(
+      text, R"(nitric_host_event_duration_seconds_sum{socket="ctest",event="message"})");
+  const std::optional<double> handler_seconds =
+      Sample(text, R"(nitric_host_handler_duration_seconds_sum{plugin="ctest",)"
+                   R"(socket="ctest",event="message"})");
+  ASSERT_TRUE(event_seconds && handler_seconds);
+  EXPECT_GT(*handler_seconds, 0);
+  EXPECT_GE(*event_seconds, *handler_seconds);
   EXPECT_EQ(Sample(text, R"(nitric_host_plugins{state="serving"})"), 1);
   EXPECT_EQ(Sample(text, "nitric_host_generation"), 1);
   EXPECT_EQ(Sample(text, "nitric_host_membrane_up"), 1);
