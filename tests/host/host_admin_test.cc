@@ -300,8 +300,8 @@ TEST_F(AdminTest, MetricsPassPromtoolAndCarryEveryContractName) {
             1);
   // An event's time runs from its read to the end of its last handler, so it
   // holds its handlers' (an ordering of clock readings, not a timing).
-  const std::optional<double> event_seconds = Sample(
-      text, R"(nitric_host_event_duration_seconds_sum{socket="ctest",event="message"})");
+  const std::optional<double> event_seconds =
+      Sample(text, R"(nitric_host_event_duration_seconds_sum{socket="ctest",event="message"})");
   const std::optional<double> handler_seconds =
       Sample(text, R"(nitric_host_handler_duration_seconds_sum{plugin="ctest",)"
                    R"(socket="ctest",event="message"})");
@@ -411,12 +411,19 @@ TEST_F(AdminTest, StatusListsEachPluginWithTheSha256OfItsFile) {
   ASSERT_TRUE(status) << reply.body;
   const auto& plugins = status->fields().at("plugins").list_value();
   ASSERT_EQ(plugins.values_size(), 2) << reply.body;
+  const std::string metrics = Metrics();
   for (const Value& plugin : plugins.values()) {
     const auto& f = plugin.struct_value().fields();
     const std::string file = f.at("file").string_value();
     auto [code, sum] = Shell("sha256sum " + (plugins_ / file).string());
     ASSERT_EQ(code, 0);
     EXPECT_EQ(f.at("sha256").string_value(), sum.substr(0, 64)) << file;
+    // The same sha256 labels the plugin's nitric_host_plugin_info series.
+    const std::string info = "nitric_host_plugin_info{plugin=\"" + f.at("name").string_value() +
+                             "\",file=\"" + file + "\",version=\"" +
+                             f.at("version").string_value() + "\",sha256=\"" + sum.substr(0, 64) +
+                             "\"}";
+    EXPECT_EQ(Sample(metrics, info), 1) << info << "\n" << metrics;
     EXPECT_EQ(f.at("state").string_value(), "serving");
     EXPECT_EQ(f.at("generation").number_value(), 1);
     EXPECT_FALSE(f.at("loaded_at").string_value().empty());
