@@ -431,7 +431,7 @@ bool Dispatcher::Run(Worker* self, Event* event) {
     } else {
       // The watch answered at the deadline (and took reply_to); the event
       // must not be answered twice.
-      const std::string* plugin = self->progress.plugin.load(std::memory_order_relaxed);
+      const std::string* plugin = self->progress.plugin.load(std::memory_order_acquire);
       const auto late = std::chrono::duration_cast<std::chrono::milliseconds>(
           std::chrono::steady_clock::now() - self->timed_out_at);
       spdlog::warn(
@@ -557,7 +557,7 @@ void Dispatcher::ScanLocked(std::chrono::steady_clock::time_point now,
 Dispatcher::RunningHandler Dispatcher::DescribeLocked(
     const Worker& worker, std::chrono::steady_clock::time_point now) const {
   RunningHandler r;
-  const std::string* plugin = worker.progress.plugin.load(std::memory_order_relaxed);
+  const std::string* plugin = worker.progress.plugin.load(std::memory_order_acquire);
   if (plugin != nullptr) r.plugin = *plugin;
   const auto& request = worker.event->message.websocket_event_request();
   r.socket = request.socket_name();

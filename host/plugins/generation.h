@@ -53,8 +53,10 @@ class Generation {
 // long-running handlers (host/dispatch/dispatcher.h). The dispatcher points
 // t_handler_progress at its worker's record for the thread's life;
 // Generation::Handle implementations store the plugin's interned name
-// (InternPluginName) just before calling its handler, with a relaxed store.
-// The watch reads it from another thread; interned names are never freed, so
+// (InternPluginName) just before calling its handler, with a release store.
+// The watch reads it from another thread with an acquire load, which makes the
+// name's characters visible to it too (the interning may have happened on the
+// worker's own thread an instant before); interned names are never freed, so
 // a name read late is still valid.
 //
 // `last_reading` serves the metrics (host/base/host_metrics.h): when the host

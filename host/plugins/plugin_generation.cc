@@ -91,7 +91,7 @@ PluginGeneration::Outcome PluginGeneration::HandleWithOutcome(
         }
         continue;
       }
-      if (progress != nullptr) progress->plugin.store(link.name, std::memory_order_relaxed);
+      if (progress != nullptr) progress->plugin.store(link.name, std::memory_order_release);
       const bool waited = link.plugin->WaitUntilReady();  // a reloaded plugin's state hand-over
       ClearCallError();
       event.has_error = false;  // event_set_error text belongs to one handler call

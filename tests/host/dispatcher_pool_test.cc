@@ -80,7 +80,7 @@ class GatedGeneration : public Generation {
   HandleResult Handle(wsproto::WebsocketEventType type,
                       const wsproto::WebsocketEventRequest& event) const override {
     if (HandlerProgress* progress = t_handler_progress) {
-      progress->plugin.store(InternPluginName("gated"), std::memory_order_relaxed);
+      progress->plugin.store(InternPluginName("gated"), std::memory_order_release);
     }
     const bool block = type == wsproto::Message   ? event.message().body().rfind("block", 0) == 0
                        : type == wsproto::Connect ? event.connection_id().rfind("block", 0) == 0
