@@ -19,7 +19,13 @@ void CompletionQueueThread::Run() {
   pthread_setname_np(pthread_self(), name_);
   void* tag = nullptr;
   bool ok = false;
-  while (cq_.Next(&tag, &ok)) static_cast<Tag*>(tag)->OnComplete(ok);
+  while (cq_.Next(&tag, &ok)) {
+    Tag* const done = static_cast<Tag*>(tag);
+#if defined(__SANITIZE_THREAD__)
+    __tsan_acquire(done);  // what Starting(done) released
+#endif
+    done->OnComplete(ok);
+  }
 }
 
 }  // namespace nitric::host

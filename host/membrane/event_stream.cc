@@ -77,13 +77,25 @@ void EventStream::Start(const HandleEventsMethod& method, const std::string& ser
 
 void EventStream::Perform(EventStreamMachine::Actions actions) {
   using M = EventStreamMachine;
-  if (actions & M::kStartCall) call_->StartCall(&started_op_);
-  if (actions & M::kWriteRegistration) call_->Write(write_msg_, &write_op_);
-  if (actions & M::kRead) call_->Read(&read_buffer_, &read_op_);
+  if (actions & M::kStartCall) {
+    CompletionQueueThread::Starting(&started_op_);
+    call_->StartCall(&started_op_);
+  }
+  if (actions & M::kWriteRegistration) {
+    CompletionQueueThread::Starting(&write_op_);
+    call_->Write(write_msg_, &write_op_);
+  }
+  if (actions & M::kRead) StartRead();
   if (actions & M::kWriteReply) WriteNext();
-  if (actions & M::kWritesDone) call_->WritesDone(&writes_done_op_);
+  if (actions & M::kWritesDone) {
+    CompletionQueueThread::Starting(&writes_done_op_);
+    call_->WritesDone(&writes_done_op_);
+  }
   if (actions & M::kCancel) context_.TryCancel();
-  if (actions & M::kFinish) call_->Finish(&status_, &finished_op_);
+  if (actions & M::kFinish) {
+    CompletionQueueThread::Starting(&finished_op_);
+    call_->Finish(&status_, &finished_op_);
+  }
   if (actions & M::kReportEnded) End();
 }
 
@@ -144,6 +156,11 @@ void EventStream::OnReadDone(bool ok) {
       if (!dispatcher_->HasRoom() && !dispatcher_->WaitForRoom(this)) return;
       break;
   }
+  StartRead();
+}
+
+void EventStream::StartRead() {
+  CompletionQueueThread::Starting(&read_op_);
   call_->Read(&read_buffer_, &read_op_);
 }
 
@@ -163,7 +180,7 @@ void EventStream::OnUnusableMessage(size_t size) {
   Perform(actions);
 }
 
-void EventStream::OnRoom() { call_->Read(&read_buffer_, &read_op_); }
+void EventStream::OnRoom() { StartRead(); }
 
 void EventStream::Reply(std::string id, bool reject) {
   EventStreamMachine::Actions actions;
@@ -179,6 +196,7 @@ void EventStream::WriteNext() {
   write_msg_.mutable_id()->swap(reply.id);
   write_msg_.mutable_websocket_event_response()->mutable_connection_response()->set_reject(
       reply.reject);
+  CompletionQueueThread::Starting(&write_op_);
   call_->Write(write_msg_, &write_op_);
 }
 

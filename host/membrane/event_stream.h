@@ -170,6 +170,8 @@ class EventStream final : public EventReplier,
   // Writes the machine's next answer. REQUIRES: the caller is the writer (it
   // got kWriteReply).
   void WriteNext();
+  // Starts the next read. REQUIRES: no read is outstanding.
+  void StartRead();
   // Reports the end to the observer. Last thing a stream does; may free it.
   void End();
 

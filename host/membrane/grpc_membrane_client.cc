@@ -133,6 +133,7 @@ void GrpcMembraneClient::SendAsync(std::string_view socket, std::string_view con
   call->done = std::move(done);
   Prepare(&call->context);
   call->reader = websocket_->AsyncSendMessage(&call->context, call->request, queue_->cq());
+  CompletionQueueThread::Starting(call);
   call->reader->Finish(&call->response, &call->status, call);
 }
 
