@@ -3,9 +3,11 @@
 # and runs tests there; any sanitizer finding fails the run:
 #
 #   address,undefined  (ASan + UBSan, halting on the first UBSan finding)
-#                      the unit and integration tests (everything but the
-#                      end-to-end tests with Node clients, label e2e)
-#   thread             (TSan) the dispatcher, reload and session tests
+#                      the unit and integration tests (not the end-to-end
+#                      tests with Node clients, label e2e, nor the package
+#                      and out-of-tree build checks: not_asan below)
+#   thread             (TSan) the dispatcher, reload and session tests, built
+#                      into executables of their own (tests/sanitizers/)
 #
 #   scripts/sanitize.sh [asan|tsan|all] [BUILD_PREFIX]   (default: all, build)
 #
@@ -74,6 +76,15 @@ run_tests() {  # DIR CTEST-ARGS...
 # loudly (SIGABRT instead of SIGSEGV), it is never skipped silently.
 deliberate_segv='^(PreflightTest|QuarantineTest)\.'
 
+# Not run under ASan: the end-to-end tests (label e2e, Node clients) and the
+# tests that check packages, installed files and out-of-tree projects (cmake
+# --install, cpack, the deploy steps, the plugin author's CMake projects, the
+# testing library's link dependencies): what they compile is built without the
+# sanitizer flags, an instrumented library's dependencies are not the shipped
+# ones, and they cost minutes of CPU without running more of the host than the
+# integration tests do. The normal build runs them all.
+not_asan='^(install_layout_and_sdk|deb_package|deploy_[a-z_]+|plugin_out_of_tree_build|testing_readme_example|testing_dependencies)$'
+
 # The dispatcher, reload and session tests (TSan), parameterised instances
 # ("EachBrokenKind/ReloadRollback.X/0") included.
 tsan_tests='^([A-Za-z]+/)?(Dispatcher[A-Za-z]*|Session[A-Za-z]*|Reload[A-Za-z]*|StateHandOver[A-Za-z]*)\.'
@@ -85,7 +96,7 @@ if [ "$which" = all ] || [ "$which" = asan ]; then
   configure "$dir" address,undefined
   cmake --build "$dir" -j"$jobs"
   stage "address,undefined tests"
-  run_tests "$dir" -LE e2e -E "$deliberate_segv"
+  run_tests "$dir" -LE e2e -E "$deliberate_segv|$not_asan"
   stage "address,undefined tests that die of SIGSEGV on purpose (handle_segv=0)"
   ASAN_OPTIONS="$ASAN_OPTIONS:handle_segv=0" run_tests "$dir" -LE e2e -R "$deliberate_segv"
 fi
@@ -94,9 +105,11 @@ if [ "$which" = all ] || [ "$which" = tsan ]; then
   dir="$prefix-tsan"
   stage "thread build in $dir"
   configure "$dir" thread
-  # Only what the dispatcher, reload and session tests need.
-  cmake --build "$dir" -j"$jobs" --target host_unit_test host_integration_test plugin_tests \
-    nitric-host nitric_test_plugins
+  # Only what the dispatcher, reload and session tests need: executables with
+  # just their test files (tests/sanitizers/CMakeLists.txt), the host and the
+  # test plugins.
+  cmake --build "$dir" -j"$jobs" --target tsan_host_unit_test tsan_host_reload_test \
+    tsan_plugin_reload_test nitric-host nitric_test_plugins
   stage "thread tests"
   run_tests "$dir" -R "$tsan_tests"
 fi
