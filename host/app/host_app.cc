@@ -90,6 +90,7 @@ class HostApp {
     pool.workers = config_.workers;
     pool.max_workers = max_workers;
     pool.handler_timeout = config_.handler_timeout;
+    pool.inline_handlers = config_.inline_handlers;
     pool.max_queued_per_connection = static_cast<size_t>(config_.max_queued_events_per_connection);
     pool.max_queued = kMaxQueuedEvents;
     pool.metrics = &metrics_;

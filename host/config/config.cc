@@ -142,6 +142,11 @@ class ConfigReader {
       c.watch = node.as_boolean()->get();
       return true;
     }
+    if (key == "inline_handlers") {
+      if (!node.is_boolean()) return TypeError(path, node, "a boolean");
+      c.inline_handlers = node.as_boolean()->get();
+      return true;
+    }
     if (key == "pipelined_sends") {
       if (!node.is_boolean()) return TypeError(path, node, "a boolean");
       c.pipelined_sends = node.as_boolean()->get();

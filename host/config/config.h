@@ -55,6 +55,10 @@ struct HostConfig {
   // Where the running host writes its pid (for `nitric-host reload`); empty:
   // no pid file.
   std::filesystem::path pid_file;
+  // Run an event's handlers on the thread that read it when its connection
+  // has nothing queued, instead of handing it to a worker
+  // (docs/ARCHITECTURE.md#inline-handlers).
+  bool inline_handlers = true;
   // Pipeline the websocket sends of a handler call (host/plugins/send_batch.h)
   // instead of one blocking round trip each.
   bool pipelined_sends = true;

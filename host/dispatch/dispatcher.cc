@@ -71,10 +71,14 @@ Dispatcher::Options Normalized(Dispatcher::Options options) {
 
 // Often enough to notice a timeout within a quarter of it, rarely enough to
 // cost nothing measurable when idle.
+// With inline runs, at most 10 ms: a handler that runs long on the polling
+// thread without calling the host holds up the other streams until the watch
+// has seen it for a whole tick (10-20 ms).
 std::chrono::milliseconds TickFor(const Dispatcher::Options& options) {
   using std::chrono::milliseconds;
-  if (options.handler_timeout.count() <= 0) return milliseconds(50);
-  return std::clamp(options.handler_timeout / 4, milliseconds(5), milliseconds(50));
+  const milliseconds longest = options.inline_handlers ? milliseconds(10) : milliseconds(50);
+  if (options.handler_timeout.count() <= 0) return longest;
+  return std::clamp(options.handler_timeout / 4, milliseconds(5), longest);
 }
 
 }  // namespace
@@ -111,7 +115,7 @@ Event* Dispatcher::NewEvent() {
   return new Event;
 }
 
-Event* Dispatcher::Submit(Event* event) {
+Event* Dispatcher::Submit(Event* event, InlineRun* run_here) {
   bool wake = false;
   bool unrun = false;       // answered here, without running (full queue)
   bool first_drop = false;  // ... and the connection is closed because of it
@@ -149,7 +153,13 @@ Event* Dispatcher::Submit(Event* event) {
         ++c->queued;
         ++queued_;
         PublishQueuedLocked();
-        if (!c->scheduled) {
+        if (!c->scheduled && run_here != nullptr && options_.inline_handlers &&
+            CurrentPollerTurn().polling()) {
+          // Nothing queued for the connection: the caller runs it now.
+          c->scheduled = true;
+          run_here->event = event;
+          run_here->connection = c;
+        } else if (!c->scheduled) {
           c->scheduled = true;
           PushReadyLocked(c);
           // Wake a sleeper only if no worker is looking for work already and
@@ -191,6 +201,75 @@ Event* Dispatcher::Submit(Event* event) {
     return fresh;
   }
   return fresh != nullptr ? fresh : new Event;
+}
+
+std::chrono::nanoseconds Dispatcher::RunInline(const InlineRun& run) {
+  auto* c = static_cast<Connection*>(run.connection);
+  Event* event = run.event;
+  Worker* self;
+  {
+    MutexLock lock(&mu_);
+    self = InlineWorkerLocked(CurrentPollerTurn());
+    self->event = event;
+    ++self->runs;
+    ++stats_.inline_runs;
+    self->answered.store(false, std::memory_order_relaxed);
+    self->progress.plugin.store(nullptr, std::memory_order_relaxed);
+  }
+  HandlerProgress* const outer = t_handler_progress;
+  t_handler_progress = &self->progress;
+  const bool answered_here = Run(self, event);
+  t_handler_progress = outer;
+  bool wake;
+  {
+    MutexLock lock(&mu_);
+    self->event = nullptr;
+    if (self->stuck) {
+      self->stuck = false;
+      --stats_.stuck;
+    }
+    wake = FinishEventLocked(c, event, answered_here, /*wake_for_more=*/true);
+  }
+  if (wake) work_cv_.notify_one();
+  return self->inline_took;  // this thread's own record: no lock needed
+}
+
+Dispatcher::Worker* Dispatcher::InlineWorkerLocked(const PollerTurn& turn) {
+  for (const auto& w : workers_) {
+    if (w->inline_run && w->turn == turn.turn && w->poller == turn.poller) return w.get();
+  }
+  auto worker = std::make_unique<Worker>();
+  worker->inline_run = true;
+  worker->counted = false;
+  worker->poller = turn.poller;
+  worker->turn = turn.turn;
+  workers_.push_back(std::move(worker));
+  return workers_.back().get();
+}
+
+bool Dispatcher::FinishEventLocked(Connection* c, Event* event, bool answered_here,
+                                   bool wake_for_more) {
+  if (!answered_here) ++stats_.late_results;
+  c->head = event->next;
+  if (c->head == nullptr) c->tail = nullptr;
+  --c->queued;
+  RecycleLocked(event);
+  ++stats_.handled;
+  if (--queued_ == 0 && draining_) drain_cv_.notify_all();
+  PublishQueuedLocked();
+  bool wake = false;
+  if (c->head != nullptr) {
+    PushReadyLocked(c);  // behind the others: one busy connection cannot starve them
+    // After an inline run no worker may be looking: bring one in as Submit would.
+    if (wake_for_more && !spinning_ && sleeping_ > wakeups_pending_) {
+      ++wakeups_pending_;
+      wake = true;
+    }
+  } else {
+    RemoveLocked(c);
+  }
+  MaybeResumeReaders();
+  return wake;
 }
 
 void Dispatcher::Recycle(Event* event) {
@@ -353,20 +432,8 @@ void Dispatcher::WorkerLoop(Worker* self) {
     self->event = nullptr;
     const bool was_stuck = self->stuck;
     if (!was_stuck) --busy_;
-    if (!answered_here) ++stats_.late_results;
-    c->head = event->next;
-    if (c->head == nullptr) c->tail = nullptr;
-    --c->queued;
-    RecycleLocked(event);
-    ++stats_.handled;
-    if (--queued_ == 0 && draining_) drain_cv_.notify_all();
-    PublishQueuedLocked();
-    if (c->head != nullptr) {
-      PushReadyLocked(c);  // behind the others: one busy connection cannot starve them
-    } else {
-      RemoveLocked(c);
-    }
-    MaybeResumeReaders();
+    // This worker looks for work next: no wake-up needed for the connection.
+    FinishEventLocked(c, event, answered_here, /*wake_for_more=*/false);
     if (was_stuck) {
       self->stuck = false;
       --stats_.stuck;
@@ -404,6 +471,8 @@ bool Dispatcher::Run(Worker* self, Event* event) {
     // loaded for as long as this event runs.
     std::shared_ptr<const Generation> generation = generations_->Current();
     self->progress.last_reading = {};  // Handle() may leave its last clock reading
+    const auto started = self->inline_run ? std::chrono::steady_clock::now()
+                                          : std::chrono::steady_clock::time_point();
     if (generation) {
       try {
         result = generation->Handle(event->type, event->message.websocket_event_request());
@@ -416,6 +485,7 @@ bool Dispatcher::Run(Worker* self, Event* event) {
         result = HandleResult::kFailed;
       }
     }
+    if (self->inline_run) self->inline_took = std::chrono::steady_clock::now() - started;
     // Only a Connect is ever rejected (docs/PROTOCOL.md#default-answers).
     const bool reject = event->type == wsproto::Connect && result != HandleResult::kAccepted;
     const auto& request = event->message.websocket_event_request();
@@ -442,6 +512,10 @@ bool Dispatcher::Run(Worker* self, Event* event) {
           request.connection_id(), request.socket_name(), late.count(),
           (self->elapsed_at_timeout + late).count(), reject ? "reject" : "accept");
     }
+    // Letting go of a generation a reload replaced may be the last reference:
+    // that runs the plugins' state export and shutdown and unloads them, which
+    // must not happen on the polling thread's turn.
+    if (self->inline_run && generation && generation != generations_->Current()) AboutToBlock();
   }
   if (answered_here) event->reply_to.reset();
   return answered_here;
@@ -449,13 +523,14 @@ bool Dispatcher::Run(Worker* self, Event* event) {
 
 void Dispatcher::WatchLoop() {
   std::vector<TimedOut> timed_out;
+  std::vector<HandOffRequest> hand_offs;
   std::vector<CloseRequest> closes;
   std::vector<std::unique_ptr<Worker>> exited;
   MutexLock lock(&mu_);
   while (!exit_) {
     if (closes_.empty()) mu_.WaitUntil(watch_cv_, std::chrono::steady_clock::now() + tick_);
     if (exit_) break;
-    ScanLocked(std::chrono::steady_clock::now(), &timed_out);
+    ScanLocked(std::chrono::steady_clock::now(), &timed_out, &hand_offs);
     closes.swap(closes_);
     for (auto it = workers_.begin(); it != workers_.end();) {
       if ((*it)->exited) {
@@ -465,8 +540,10 @@ void Dispatcher::WatchLoop() {
         ++it;
       }
     }
-    if (timed_out.empty() && closes.empty() && exited.empty()) continue;
+    if (timed_out.empty() && closes.empty() && exited.empty() && hand_offs.empty()) continue;
     lock.Unlock();
+    for (const HandOffRequest& h : hand_offs) h.poller->HandOff(h.turn);
+    hand_offs.clear();
     for (const auto& w : exited) w->thread.join();
     exited.clear();
     for (TimedOut& t : timed_out) {
@@ -503,7 +580,8 @@ void Dispatcher::WatchLoop() {
 }
 
 void Dispatcher::ScanLocked(std::chrono::steady_clock::time_point now,
-                            std::vector<TimedOut>* timed_out) {
+                            std::vector<TimedOut>* timed_out,
+                            std::vector<HandOffRequest>* hand_offs) {
   const auto timeout = options_.handler_timeout;
   for (const auto& wp : workers_) {
     Worker& w = *wp;
@@ -517,14 +595,23 @@ void Dispatcher::ScanLocked(std::chrono::steady_clock::time_point now,
       w.seen_at = now;
       continue;
     }
+    // An inline run seen on two ticks: its thread is not polling for the
+    // others, whoever it is, so pass polling on (a no-op if it did already).
+    if (w.inline_run && w.handed_off_runs != w.runs) {
+      w.handed_off_runs = w.runs;
+      ++stats_.hand_offs;
+      hand_offs->push_back(HandOffRequest{w.poller, w.turn});
+    }
     if (w.stuck || timeout.count() <= 0 || now - w.seen_at < timeout) continue;
     w.timed_out_at = now;
     w.elapsed_at_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(now - w.seen_at);
     if (w.answered.exchange(true, std::memory_order_acq_rel)) continue;  // it just returned
     w.stuck = true;
-    w.counted = false;
-    --counted_;
-    --busy_;
+    if (!w.inline_run) {  // a polling thread's record never counted
+      w.counted = false;
+      --counted_;
+      --busy_;
+    }
     ++stats_.stuck;
     ++stats_.timed_out;
     TimedOut t;

@@ -44,6 +44,19 @@
 // watch's side. Elapsed times come from the ticks: "at least" that long, and a
 // timeout fires between handler_timeout and handler_timeout + 2 ticks.
 //
+// Inline runs (docs/ARCHITECTURE.md#inline-handlers; Options::inline_handlers):
+// when Submit is called on the thread that polls for events
+// (host/base/poller.h) and the event's connection has nothing queued, it
+// hands the event back to the caller to run there (RunInline) instead of
+// waking a worker: no hand-off, no wake-up. That thread runs the handler on
+// a record of its own, so timeouts and Running() treat it as a worker (it
+// never counts toward the pool). If the handler blocks, the poller passes
+// polling to another thread first (AboutToBlock, called by the host API);
+// if it runs longer than a watch tick without calling the host, the watch
+// passes polling on. Either way the other connections go on. Later events of
+// the same connection line up behind the inline one as behind any running
+// event, and go to the workers.
+//
 // Each event runs against the generation that is current when it starts; the
 // worker holds that generation until the event is answered, so a reload never
 // pulls code from under a running handler.
@@ -64,6 +77,7 @@
 #include <vector>
 
 #include "host/base/mutex.h"
+#include "host/base/poller.h"
 #include "host/dispatch/event.h"
 #include "host/plugins/generation.h"
 
@@ -85,6 +99,16 @@ class Dispatcher {
     // Borrowed, may be null: where answered events and handler timeouts are
     // counted (host/base/host_metrics.h). Must outlive the dispatcher.
     HostMetrics* metrics = nullptr;
+    // host.inline_handlers: run an event on the polling thread that submits
+    // it when its connection has nothing queued (see the top of this file).
+    bool inline_handlers = false;
+  };
+
+  // An event Submit hands back for the caller to run (RunInline).
+  struct InlineRun {
+    Event* event = nullptr;
+    void* connection = nullptr;  // the dispatcher's
+    explicit operator bool() const { return event != nullptr; }
   };
 
   // Closes a connection through the membrane. Called on the dispatcher's
@@ -118,6 +142,8 @@ class Dispatcher {
     uint64_t dropped = 0;           // submitted after Drain() began; never answered
     uint64_t timed_out = 0;         // answered by the watch at the deadline
     uint64_t late_results = 0;      // handler results dropped after a timeout
+    uint64_t inline_runs = 0;       // events run on the polling thread
+    uint64_t hand_offs = 0;         // of them, long enough for the watch to hand polling off
     uint64_t overflow_closes = 0;   // connections closed for a full queue
     uint64_t overflow_dropped = 0;  // events answered without running for it
     int workers = 0;                // counted toward the pool now
@@ -147,7 +173,18 @@ class Dispatcher {
   // dropped unanswered instead (its stream is about to close). Past the
   // connection's queue limit it is answered at once without running (see
   // the top of this file).
-  Event* Submit(Event* event);
+  //
+  // With `run_here`, Options::inline_handlers, on a polling thread
+  // (host/base/poller.h), and nothing queued for the connection, the event
+  // is not handed to a worker: it comes back in *run_here, already queued
+  // as running, and the caller must pass it to RunInline (after starting
+  // its next read, so that other events are not held up behind it).
+  Event* Submit(Event* event, InlineRun* run_here = nullptr);
+
+  // Runs an event Submit handed back, on the calling thread, and queues its
+  // answer. Its connection's later events then go to the workers. Returns
+  // how long its handlers ran (the answer's write not included).
+  std::chrono::nanoseconds RunInline(const InlineRun& run);
 
   // Gives back an event that will not be submitted (a stream that ended).
   void Recycle(Event* event);
@@ -236,6 +273,14 @@ class Dispatcher {
     // handler returns, or the watch at the deadline. Reset at pick-up.
     std::atomic<bool> answered{false};
     HandlerProgress progress;  // the plugin in the chain (generation.h)
+    // A polling thread's record for its inline runs (no thread of ours).
+    bool inline_run = false;
+    Poller* poller = nullptr;
+    const void* turn = nullptr;
+    uint64_t handed_off_runs = 0;  // the run the watch handed polling off for
+    // How long the last inline run's handlers took; written and read by the
+    // polling thread that owns the record.
+    std::chrono::steady_clock::duration inline_took{};
   };
 
   // Work the watch found under the lock, done after unlocking it.
@@ -250,6 +295,10 @@ class Dispatcher {
     std::string socket;
     std::string connection;
   };
+  struct HandOffRequest {
+    Poller* poller;
+    const void* turn;
+  };
 
   void WorkerLoop(Worker* self);
   // Returns when ready_ may have work or after a short while. Without mu_.
@@ -261,7 +310,14 @@ class Dispatcher {
   void SpawnLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WatchLoop();
   // One scan of the workers: timeouts, growth.
-  void ScanLocked(std::chrono::steady_clock::time_point now, std::vector<TimedOut>* timed_out)
+  void ScanLocked(std::chrono::steady_clock::time_point now, std::vector<TimedOut>* timed_out,
+                  std::vector<HandOffRequest>* hand_offs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The calling polling thread's record for inline runs, made on first use.
+  Worker* InlineWorkerLocked(const PollerTurn& turn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After an event ran (on a worker or inline): takes it off its
+  // connection's queue and requeues the connection if more wait. True when
+  // a sleeping worker should be woken for it (the caller notifies).
+  bool FinishEventLocked(Connection* c, Event* event, bool answered_here, bool wake_for_more)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   RunningHandler DescribeLocked(const Worker& worker,
                                 std::chrono::steady_clock::time_point now) const

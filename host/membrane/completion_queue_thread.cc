@@ -2,29 +2,112 @@
 
 #include <pthread.h>
 
+#include <system_error>
+
+#include <spdlog/spdlog.h>
+
 namespace nitric::host {
 
-CompletionQueueThread::CompletionQueueThread(const char* name)
-    : name_(name), thread_([this] { Run(); }) {}
+CompletionQueueThread::CompletionQueueThread(const char* name) : name_(name) {
+  std::lock_guard lock(mu_);
+  StartThreadLocked(/*active=*/true);
+}
 
 CompletionQueueThread::~CompletionQueueThread() { Shutdown(); }
 
-void CompletionQueueThread::Shutdown() {
-  if (!thread_.joinable()) return;
-  cq_.Shutdown();
-  thread_.join();
+void CompletionQueueThread::StartThreadLocked(bool active) {
+  Thread& t = threads_.emplace_back();
+  if (active) active_.store(&t, std::memory_order_release);
+  // The new thread waits for mu_ (held here) before it looks at anything.
+  t.thread = std::thread([this, &t] { Run(&t); });
 }
 
-void CompletionQueueThread::Run() {
+void CompletionQueueThread::Shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+  }
+  cq_.Shutdown();
+  // No thread starts after the queue drained (HandOff checks drained_), and
+  // the list only grows under mu_: join outside it, one by one.
+  for (;;) {
+    std::thread* t = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      for (Thread& each : threads_) {
+        if (each.thread.joinable()) {
+          t = &each.thread;
+          break;
+        }
+      }
+    }
+    if (t == nullptr) return;
+    t->join();
+  }
+}
+
+void CompletionQueueThread::HandOff(const void* turn) {
+  std::lock_guard lock(mu_);
+  if (active_.load(std::memory_order_relaxed) != turn || drained_) return;
+  if (waiting_ > 0) {
+    // No thread named: the first to look takes the turn (Run), the woken
+    // standby or the thread giving it away, if its completion returns first.
+    active_.store(nullptr, std::memory_order_release);
+    standby_.notify_one();
+    return;
+  }
+  try {
+    StartThreadLocked(/*active=*/true);
+  } catch (const std::system_error& e) {
+    // Polling stays with the blocked thread: its other streams wait until
+    // the handler returns, as they would without hand-off.
+    spdlog::error("completion queue: cannot start another polling thread ({})", e.what());
+  }
+}
+
+int CompletionQueueThread::threads() const {
+  std::lock_guard lock(mu_);
+  return static_cast<int>(threads_.size());
+}
+
+void CompletionQueueThread::Run(Thread* self) {
   pthread_setname_np(pthread_self(), name_);
-  void* tag = nullptr;
-  bool ok = false;
-  while (cq_.Next(&tag, &ok)) {
-    Tag* const done = static_cast<Tag*>(tag);
+  PollerTurn& current = CurrentPollerTurn();
+  current.poller = this;
+  current.turn = self;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      // Wait for the turn: given at start, or handed off with no thread
+      // named (active_ null), which the first waiter to wake takes.
+      while (!drained_ && active_.load(std::memory_order_relaxed) != self) {
+        if (active_.load(std::memory_order_relaxed) == nullptr) {
+          active_.store(self, std::memory_order_release);
+          break;
+        }
+        ++waiting_;
+        standby_.wait(lock);
+        --waiting_;
+      }
+      if (drained_) return;
+    }
+    void* tag = nullptr;
+    bool ok = false;
+    while (active_.load(std::memory_order_relaxed) == self) {
+      if (!cq_.Next(&tag, &ok)) {
+        std::lock_guard lock(mu_);
+        drained_ = true;
+        active_.store(nullptr, std::memory_order_release);
+        standby_.notify_all();
+        return;
+      }
+      Tag* const done = static_cast<Tag*>(tag);
 #if defined(__SANITIZE_THREAD__)
-    __tsan_acquire(done);  // what Starting(done) released
+      __tsan_acquire(done);  // what Starting(done) released
 #endif
-    done->OnComplete(ok);
+      done->OnComplete(ok);
+    }
   }
 }
 

@@ -13,15 +13,25 @@
 // second polling thread takes reads that belong to this one and hands them
 // over, a context switch per event.
 //
-// Every operation started on cq() carries a Tag; the thread calls its
+// Turns (host/base/poller.h): exactly one thread polls at a time. A
+// completion may run a short handler on it (the dispatcher's inline runs);
+// when that handler is about to block, or runs long, HandOff() passes polling
+// to a standby thread (started on first need, then kept), and the thread that
+// gave the turn away becomes the standby once its completion returns. So
+// there is still one poller, and a blocked handler stops no other stream.
+//
+// Every operation started on cq() carries a Tag; the polling thread calls its
 // OnComplete. Tags must stay valid until they complete. Call Starting(tag)
 // just before starting an operation with that tag.
 //
-// Thread-safety: cq() may be used from any thread; Shutdown() is idempotent
-// and must not be called from the queue's own thread.
+// Thread-safety: cq() may be used from any thread; HandOff and Polling too;
+// Shutdown() is idempotent and must not be called from the queue's threads.
 #pragma once
 
-#include <memory>
+#include <atomic>
+#include <condition_variable>
+#include <list>
+#include <mutex>
 #include <thread>
 
 #if defined(__SANITIZE_THREAD__)
@@ -30,9 +40,11 @@
 
 #include <grpcpp/completion_queue.h>
 
+#include "host/base/poller.h"
+
 namespace nitric::host {
 
-class CompletionQueueThread {
+class CompletionQueueThread final : public Poller {
  public:
   class Tag {
    public:
@@ -43,7 +55,7 @@ class CompletionQueueThread {
     ~Tag() = default;
   };
 
-  // `name` (at most 15 characters) names the thread for ps and top.
+  // `name` (at most 15 characters) names the threads for ps and top.
   explicit CompletionQueueThread(const char* name);
   // Shutdown().
   ~CompletionQueueThread();
@@ -54,11 +66,11 @@ class CompletionQueueThread {
   grpc::CompletionQueue* cq() { return &cq_; }
 
   // gRPC orders everything a thread did before starting an operation before
-  // that operation's completion on this thread, but it does so inside
+  // that operation's completion on the polling thread, but it does so inside
   // libgrpc, which is not built with ThreadSanitizer, so TSan cannot see it
   // and reports the tag's (and its owner's) fields as racing. Under TSan this
-  // tells it about that order: released here, acquired by the thread when
-  // the tag comes back (Run). Nothing in other builds.
+  // tells it about that order: released here, acquired by the polling thread
+  // when the tag comes back (Run). Nothing in other builds.
   static void Starting([[maybe_unused]] Tag* tag) {
 #if defined(__SANITIZE_THREAD__)
     __tsan_release(tag);
@@ -66,15 +78,37 @@ class CompletionQueueThread {
   }
 
   // Stops the queue once every started operation has completed and joins the
-  // thread. REQUIRES: no operation is started on cq() from now on.
+  // threads. REQUIRES: no operation is started on cq() from now on.
   void Shutdown();
 
+  // Poller.
+  bool Polling(const void* turn) const override {
+    return active_.load(std::memory_order_acquire) == turn;
+  }
+  void HandOff(const void* turn) override;
+
+  // Threads that have polled (1 until the first hand-off).
+  int threads() const;
+
  private:
-  void Run();
+  struct Thread {
+    std::thread thread;
+  };
+
+  void Run(Thread* self);
+  void StartThreadLocked(bool active);
 
   const char* const name_;
   grpc::CompletionQueue cq_;
-  std::thread thread_;
+  // The thread polling now; null once the queue is drained.
+  std::atomic<const Thread*> active_{nullptr};
+
+  mutable std::mutex mu_;
+  std::condition_variable standby_;  // threads wait here for their turn
+  std::list<Thread> threads_;        // guarded by mu_; stable addresses
+  int waiting_ = 0;                  // threads waiting on standby_
+  bool drained_ = false;             // cq_ returned its last completion
+  bool shut_down_ = false;
 };
 
 }  // namespace nitric::host

@@ -1,5 +1,9 @@
 #include "host/membrane/event_stream.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+
 #include <grpcpp/support/proto_buffer_reader.h>
 #include <spdlog/spdlog.h>
 
@@ -23,6 +27,12 @@ bool Parse(grpc::ByteBuffer* buffer, wsproto::ServerMessage* message, size_t* si
   buffer->Clear();
   return ok;
 }
+
+// A handler that takes longer than this (wall time, its waits included) runs
+// on a worker: a wake-up costs less than holding up every other event.
+constexpr int64_t kInlineBudgetUs = 20;
+// Runs in a row over the budget before a stream's events go to the workers.
+constexpr uint32_t kSlowRunsInARow = 3;
 
 }  // namespace
 
@@ -145,16 +155,42 @@ void EventStream::OnReadDone(bool ok) {
       // side when the stream ends. Reading goes on (into the same message) so
       // the end of the call is seen.
       break;
-    case EventStreamMachine::Message::kSubmit:
+    case EventStreamMachine::Message::kSubmit: {
       read_event_->type = proto::EventTypeOf(message.websocket_event_request(), type_);
       read_event_->reply_to = self_;
       read_event_->metrics = metrics_;
-      read_event_ = dispatcher_->Submit(read_event_);
+      // Offered for an inline run while this stream's handlers are short:
+      // a longer one is worth a worker's wake-up, so that several run in
+      // parallel and none holds up the reading.
+      const bool offer = inline_slow_runs_.load(std::memory_order_relaxed) < kSlowRunsInARow ||
+                         (inline_probe_.fetch_add(1, std::memory_order_relaxed) & 63) == 0;
+      Dispatcher::InlineRun run_here;
+      read_event_ = dispatcher_->Submit(read_event_, offer ? &run_here : nullptr);
       // Back-pressure: while the dispatcher holds more than its bound, stop
       // reading (the membrane's sends then wait on HTTP/2 flow control)
       // until OnRoom(). One relaxed load per event when there is room.
-      if (!dispatcher_->HasRoom() && !dispatcher_->WaitForRoom(this)) return;
-      break;
+      const bool read_on = dispatcher_->HasRoom() || dispatcher_->WaitForRoom(this);
+      // The next read starts before an inline handler runs: should it block
+      // (and polling pass to another thread), this stream's later events
+      // still arrive. The stream stays alive through the event's reply_to.
+      if (!run_here) {
+        if (read_on) StartRead();
+        return;
+      }
+      // Once the read is started, another thread may end the stream: keep
+      // it alive for the bookkeeping after the run.
+      std::shared_ptr<EventStream> keep = self_;
+      if (read_on) StartRead();
+      const auto took =
+          std::chrono::duration_cast<std::chrono::microseconds>(dispatcher_->RunInline(run_here))
+              .count();
+      // Several slow runs in a row, not one: on a busy machine a short
+      // handler is sometimes preempted.
+      const uint32_t slow = keep->inline_slow_runs_.load(std::memory_order_relaxed);
+      keep->inline_slow_runs_.store(took > kInlineBudgetUs ? std::min<uint32_t>(slow + 1, 1000) : 0,
+                                    std::memory_order_relaxed);
+      return;
+    }
   }
   StartRead();
 }

@@ -5,14 +5,15 @@
 //   membrane ◀─ClientMessage{id, reject}── write queue ◀── Reply (worker thread)
 //
 // Uses gRPC's completion-queue API (completion_queue_thread.h): every
-// completion runs on the host's one completion-queue thread, which never blocks or
-// runs handlers; it only moves the event into the dispatcher and starts the
-// next read. Answers are written one at a time (one Write outstanding,
-// started by the worker that answers when the stream is idle, else by the
-// queue thread when the previous write completes; the rest wait in a queue
-// that the writer takes over in batches). An answer for a stream that has
-// ended is dropped: the membrane already failed that delivery, so nothing is
-// ever answered twice.
+// completion runs on the host's polling completion-queue thread, which moves
+// the event into the dispatcher and starts the next read; when the event's
+// connection has nothing queued and this stream's handlers are short, it then
+// runs the event itself (docs/ARCHITECTURE.md#inline-handlers). Answers are
+// written one at a time (one Write outstanding, started by the thread that
+// answers when the stream is idle, else by the queue thread when the previous
+// write completes; the rest wait in a queue that the writer takes over in
+// batches). An answer for a stream that has ended is dropped: the membrane
+// already failed that delivery, so nothing is ever answered twice.
 //
 // The call ends with Finish, issued once the read side has ended and no
 // write is outstanding; the Observer hears OnEnded when every operation of
@@ -198,6 +199,13 @@ class EventStream final : public EventReplier,
   // thread only.
   grpc::ByteBuffer read_buffer_;
   Event* read_event_ = nullptr;
+  // Inline runs (dispatcher.h): how many of this stream's inline runs in a
+  // row took longer than the budget, and a count of events, to offer one in
+  // 64 for inline even when they are too slow for it, to notice that they
+  // got faster. Read and written by whichever thread polls (relaxed: a
+  // heuristic).
+  std::atomic<uint32_t> inline_slow_runs_{0};
+  std::atomic<uint32_t> inline_probe_{0};
   // The message of the outstanding Write; owned by the writer (see
   // event_stream_machine.h).
   wsproto::ClientMessage write_msg_;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 
+#include "host/base/poller.h"
 #include "host/membrane/channel.h"
 
 namespace nitric::host {
@@ -88,6 +89,7 @@ Status GrpcMembraneClient::Send(std::string_view socket, std::string_view connec
 
 Status GrpcMembraneClient::SendCall(std::string_view socket, std::string_view connection_id,
                                     std::string_view data) {
+  AboutToBlock();  // a blocking call: not on the polling thread's turn
   wsproto::WebsocketSendRequest request;
   FillSendRequest(socket, connection_id, data, &request);
   wsproto::WebsocketSendResponse response;
@@ -138,6 +140,7 @@ void GrpcMembraneClient::SendAsync(std::string_view socket, std::string_view con
 }
 
 Status GrpcMembraneClient::Close(std::string_view socket, std::string_view connection_id) {
+  AboutToBlock();  // a blocking call: not on the polling thread's turn
   wsproto::WebsocketCloseConnectionRequest request;
   request.set_socket_name(std::string(socket));
   request.set_connection_id(std::string(connection_id));
@@ -148,6 +151,7 @@ Status GrpcMembraneClient::Close(std::string_view socket, std::string_view conne
 }
 
 Status GrpcMembraneClient::SocketUrl(std::string_view socket, std::string* url) {
+  AboutToBlock();  // a blocking call: not on the polling thread's turn
   wsproto::WebsocketDetailsRequest request;
   request.set_socket_name(std::string(socket));
   wsproto::WebsocketDetailsResponse response;
@@ -186,6 +190,7 @@ Status GrpcMembraneClient::KvKeys(std::string_view store, std::string_view prefi
 
 Status GrpcMembraneClient::KvGetCall(std::string_view store, std::string_view key,
                                      std::string* json) {
+  AboutToBlock();  // a blocking call: not on the polling thread's turn
   kvproto::KvStoreGetValueRequest request;
   request.mutable_ref()->set_store(std::string(store));
   request.mutable_ref()->set_key(std::string(key));
@@ -208,6 +213,7 @@ Status GrpcMembraneClient::KvGetCall(std::string_view store, std::string_view ke
 
 Status GrpcMembraneClient::KvSetCall(std::string_view store, std::string_view key,
                                      std::string_view json) {
+  AboutToBlock();  // a blocking call: not on the polling thread's turn
   kvproto::KvStoreSetValueRequest request;
   request.mutable_ref()->set_store(std::string(store));
   request.mutable_ref()->set_key(std::string(key));
@@ -223,6 +229,7 @@ Status GrpcMembraneClient::KvSetCall(std::string_view store, std::string_view ke
 }
 
 Status GrpcMembraneClient::KvDeleteCall(std::string_view store, std::string_view key) {
+  AboutToBlock();  // a blocking call: not on the polling thread's turn
   kvproto::KvStoreDeleteKeyRequest request;
   request.mutable_ref()->set_store(std::string(store));
   request.mutable_ref()->set_key(std::string(key));
@@ -238,6 +245,7 @@ Status GrpcMembraneClient::KvDeleteCall(std::string_view store, std::string_view
 
 Status GrpcMembraneClient::KvKeysCall(std::string_view store, std::string_view prefix,
                                       std::vector<std::string>* keys) {
+  AboutToBlock();  // a blocking call: not on the polling thread's turn
   kvproto::KvStoreScanKeysRequest request;
   request.mutable_store()->set_name(std::string(store));
   request.set_prefix(std::string(prefix));

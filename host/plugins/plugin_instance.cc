@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 #include <boost/dll/shared_library.hpp>
 
+#include "host/base/poller.h"
 #include "host/plugins/elf_check.h"
 #include "host/plugins/sha256.h"
 
@@ -313,6 +314,7 @@ void PluginInstance::CancelHandOver() {
 
 bool PluginInstance::WaitUntilReady() const {
   if (ready_.load(std::memory_order_acquire)) return false;
+  AboutToBlock();  // the state hand-over may take a while
   const auto deadline = std::chrono::steady_clock::now() + handoff_timeout_;
   MutexLock lock(&gate_mu_);
   while (!ready_.load(std::memory_order_acquire) &&

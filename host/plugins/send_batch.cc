@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "host/base/membrane_client.h"
+#include "host/base/poller.h"
 
 namespace nitric::host {
 
@@ -55,6 +56,7 @@ std::string SendBatch::Reserve(std::string_view socket, std::string_view connect
   if (!state_) state_ = std::make_shared<State>();  // first send of this batch
   MutexLock lock(&state_->mu);
   while (state_->in_flight >= kMaxInFlight || state_->targets.count(target) != 0) {
+    AboutToBlock();  // the completions come through the polling thread
     state_->mu.Wait(state_->done);
   }
   ++state_->in_flight;
@@ -121,7 +123,10 @@ SendBatch::Waited SendBatch::Wait(uint64_t id) {
   if (low > state_->tracked.size()) return Waited{Waited::kUnknown, Status(), {}, {}};
   Tracked& slot = state_->tracked[low - 1];
   if (slot.waited) return Waited{Waited::kAlreadyWaited, Status(), {}, {}};
-  while (!slot.done) state_->mu.Wait(state_->done);
+  while (!slot.done) {
+    AboutToBlock();  // the completions come through the polling thread
+    state_->mu.Wait(state_->done);
+  }
   slot.waited = true;
   return Waited{Waited::kCompleted, slot.status, slot.socket, slot.connection};
 }
@@ -129,13 +134,19 @@ SendBatch::Waited SendBatch::Wait(uint64_t id) {
 void SendBatch::Flush() {
   if (!state_) return;
   MutexLock lock(&state_->mu);
-  while (state_->in_flight != 0) state_->mu.Wait(state_->done);
+  while (state_->in_flight != 0) {
+    AboutToBlock();  // the completions come through the polling thread
+    state_->mu.Wait(state_->done);
+  }
 }
 
 std::unique_ptr<SendBatch::Failure> SendBatch::Finish() {
   if (!state_) return nullptr;  // nothing was sent
   MutexLock lock(&state_->mu);
-  while (state_->in_flight != 0) state_->mu.Wait(state_->done);
+  while (state_->in_flight != 0) {
+    AboutToBlock();  // the completions come through the polling thread
+    state_->mu.Wait(state_->done);
+  }
   // A tracked send nobody waited for fails the call like an untracked one.
   for (Tracked& slot : state_->tracked) {
     if (!slot.waited && !slot.status.ok() && !state_->failure) {

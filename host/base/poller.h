@@ -1,0 +1,51 @@
+// Handlers that run on the thread that polls for events, and the hand-off
+// that keeps a blocking one from stalling everything else
+// (docs/ARCHITECTURE.md#inline-handlers).
+//
+// The host's completion-queue thread (host/membrane/completion_queue_thread.h)
+// reads every event. Handing each to a worker thread costs a wake-up and a
+// cache miss per event; running a short handler right there costs neither.
+// But a handler that blocks there would stop every other stream. So the
+// thread polls on a turn: before it blocks (a KV call, a blocking send, a
+// wait for pipelined sends, a state hand-over) it passes the turn to another
+// thread, which polls from then on, as Go's scheduler hands a goroutine's
+// processor to another thread when the goroutine enters a system call. The
+// dispatcher's watch thread hands off for a handler that runs long without
+// calling the host (docs/ARCHITECTURE.md#inline-handlers).
+//
+// This header is the seam between the two: host/dispatch asks whether the
+// calling thread polls (to run a handler there) and host/plugins and
+// host/membrane call AboutToBlock(); neither depends on the other.
+//
+// Thread-safety: CurrentPollerTurn() is the calling thread's own; a Poller's
+// methods are thread-safe.
+#pragma once
+
+namespace nitric::host {
+
+class Poller {
+ public:
+  // True while `turn` is the one polling.
+  virtual bool Polling(const void* turn) const = 0;
+  // If `turn` is still the one polling, passes polling to another thread.
+  // From any thread; `turn` keeps running what it runs.
+  virtual void HandOff(const void* turn) = 0;
+
+ protected:
+  ~Poller() = default;
+};
+
+// The poller turn the calling thread serves, if any: set by the poller on its
+// own threads, left stale when the turn passed on (Polling() then says no).
+struct PollerTurn {
+  Poller* poller = nullptr;
+  const void* turn = nullptr;
+  bool polling() const { return poller != nullptr && poller->Polling(turn); }
+};
+PollerTurn& CurrentPollerTurn();
+
+// Before the calling thread may block: if it is polling for others, pass the
+// turn on. One thread-local load when it is not (a worker thread).
+void AboutToBlock();
+
+}  // namespace nitric::host
