@@ -221,8 +221,13 @@ std::chrono::nanoseconds Dispatcher::RunInline(const InlineRun& run) {
   const bool answered_here = Run(self, event);
   t_handler_progress = outer;
   bool wake;
+  std::chrono::nanoseconds took;
   {
     MutexLock lock(&mu_);
+    // Read before the event is finished: from then on Drain() may return and
+    // free the record (a wake-up below means events are still queued, so the
+    // dispatcher is still there for it).
+    took = self->inline_took;
     self->event = nullptr;
     if (self->stuck) {
       self->stuck = false;
@@ -231,7 +236,7 @@ std::chrono::nanoseconds Dispatcher::RunInline(const InlineRun& run) {
     wake = FinishEventLocked(c, event, answered_here, /*wake_for_more=*/true);
   }
   if (wake) work_cv_.notify_one();
-  return self->inline_took;  // this thread's own record: no lock needed
+  return took;
 }
 
 Dispatcher::Worker* Dispatcher::InlineWorkerLocked(const PollerTurn& turn) {
