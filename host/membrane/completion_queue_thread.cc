@@ -10,16 +10,21 @@ namespace nitric::host {
 
 CompletionQueueThread::CompletionQueueThread(const char* name) : name_(name) {
   std::lock_guard lock(mu_);
-  StartThreadLocked(/*active=*/true);
+  StartThreadLocked();
 }
 
 CompletionQueueThread::~CompletionQueueThread() { Shutdown(); }
 
-void CompletionQueueThread::StartThreadLocked(bool active) {
+void CompletionQueueThread::StartThreadLocked() {
   Thread& t = threads_.emplace_back();
-  if (active) active_.store(&t, std::memory_order_release);
-  // The new thread waits for mu_ (held here) before it looks at anything.
-  t.thread = std::thread([this, &t] { Run(&t); });
+  try {
+    // The new thread waits for mu_ (held here) before it looks at anything.
+    t.thread = std::thread([this, &t] { Run(&t); });
+  } catch (...) {
+    threads_.pop_back();  // the turn stays where it was
+    throw;
+  }
+  active_.store(&t, std::memory_order_release);
 }
 
 void CompletionQueueThread::Shutdown() {
@@ -58,7 +63,7 @@ void CompletionQueueThread::HandOff(const void* turn) {
     return;
   }
   try {
-    StartThreadLocked(/*active=*/true);
+    StartThreadLocked();
   } catch (const std::system_error& e) {
     // Polling stays with the blocked thread: its other streams wait until
     // the handler returns, as they would without hand-off.

@@ -96,7 +96,9 @@ class CompletionQueueThread final : public Poller {
   };
 
   void Run(Thread* self);
-  void StartThreadLocked(bool active);
+  // Starts a thread and gives it the turn; throws (turn unchanged) if it
+  // cannot start.
+  void StartThreadLocked();
 
   const char* const name_;
   grpc::CompletionQueue cq_;
