@@ -138,13 +138,14 @@ grpc::Status DevMembrane::Impl::Start() {
   // the same port silently and split the traffic; a busy port must be an error.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(registry_->service());
+  registry_->AddTo(builder);
   builder.RegisterService(resources_.get());
   builder.RegisterService(websocket_.get());
   builder.RegisterService(kv_.get());
   server_ = builder.BuildAndStart();
   if (!server_ || port == 0) {
     if (server_) server_->Shutdown();
+    registry_->Stop();
     server_.reset();
     gateway_->Shutdown();
     registry_->Shutdown();
@@ -153,6 +154,7 @@ grpc::Status DevMembrane::Impl::Start() {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "cannot listen on " + options_.listen + " (address in use or invalid)");
   }
+  registry_->Start();
   std::string host = HostOf(options_.listen);
   address_ =
       (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
@@ -197,6 +199,7 @@ void DevMembrane::Impl::Shutdown() {
   registry_->Shutdown();
   server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   server_->Wait();
+  registry_->Stop();  // before the server is destroyed (handler_registry.h)
   stores_->Close();
   spdlog::info("dev membrane stopped");
   std::lock_guard lock(mu_);

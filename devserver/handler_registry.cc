@@ -6,6 +6,7 @@
 #include <chrono>
 #include <deque>
 #include <optional>
+#include <unordered_map>
 #include <utility>
 
 #include <grpcpp/grpcpp.h>
@@ -44,32 +45,88 @@ std::chrono::milliseconds DeadlineTick(std::chrono::milliseconds timeout) {
 
 // ---- Stream ----------------------------------------------------------------
 
-// One HandleEvents call. Owned by the registry's live_ map from creation until
-// gRPC calls OnDone; Deliver() holds an extra reference while it queues.
+// What the polling thread gets back from the completion queue: which
+// operation of which call completed. Each Stream embeds one per operation, so
+// no completion allocates.
+struct HandlerRegistry::Tag {
+  enum Op : uint8_t { kAccept, kRead, kWrite, kFinish, kDone };
+  Stream* stream;
+  Op op;
+};
+
+// One HandleEvents call, on the completion-queue API. Owned by the registry:
+// by accepting_ while gRPC has not handed it a call yet, then by live_ until
+// gRPC has handed back every operation started on it (Forget); Deliver() holds
+// an extra reference while it queues.
 //
-// The read chain (OnReadDone) is sequential: one StartRead at a time, so `in_`,
-// `socket_` and `type_` are only written there (and `socket_`/`type_` only
-// before `registered_` is published under mu_). Writes are serialised through
-// `writes_`: at most one StartWrite is outstanding; the rest wait in order.
-class HandlerRegistry::Stream final
-    : public grpc::ServerBidiReactor<wsproto::ClientMessage, wsproto::ServerMessage>,
-      public std::enable_shared_from_this<HandlerRegistry::Stream> {
+// gRPC allows one read, one write and one finish outstanding at a time; the
+// flags under mu_ say which are, and are set before the operation starts and
+// cleared by its completion, so the stream is released only once all are back.
+// The read chain (OnRead) is sequential, so `in_`, `socket_` and `type_` are
+// only written there (and `socket_`/`type_` only before `registered_` is
+// published under mu_). Writes are serialised through `writes_`: the front is
+// in flight while `writing_`; the rest wait in order and the completion of one
+// starts the next.
+class HandlerRegistry::Stream final : public std::enable_shared_from_this<HandlerRegistry::Stream> {
  public:
-  Stream(HandlerRegistry* registry, grpc::CallbackServerContext* ctx) : registry_(registry) {
-    const auto& md = ctx->client_metadata();
-    auto it = md.find(kServiceNameMetadata);
-    label_ = it != md.end() ? "service '" + std::string(it->second.data(), it->second.size()) + "'"
-                            : "peer " + ctx->peer();
+  explicit Stream(HandlerRegistry* registry) : registry_(registry) {
+    // Before the call starts, as gRPC requires: kDone comes back once the call
+    // is over, finished or cancelled.
+    ctx_.AsyncNotifyWhenDone(&done_tag_);
   }
 
-  void Begin() { StartRead(&in_); }
+  grpc::ServerContext* context() { return &ctx_; }
+  grpc::ServerAsyncReaderWriter<wsproto::ServerMessage, wsproto::ClientMessage>* rw() {
+    return &rw_;
+  }
+  void* accept_tag() { return &accept_tag_; }
+
+  // The polling thread, with what a completion says.
+  void OnCompletion(Tag::Op op, bool ok) {
+    switch (op) {
+      case Tag::kAccept:  // handled by the registry
+        break;
+      case Tag::kRead:
+        OnRead(ok);
+        break;
+      case Tag::kWrite:
+        OnWrite(ok);
+        break;
+      case Tag::kFinish: {
+        std::lock_guard lock(mu_);
+        finishing_ = false;
+        finished_ = true;
+        break;
+      }
+      case Tag::kDone:
+        OnDone();
+        break;
+    }
+    MaybeRelease();
+  }
+
+  // The call was accepted (kAccept, ok); before the registry publishes the
+  // stream, as label_ is read without a lock.
+  void Accepted() {
+    const auto& md = ctx_.client_metadata();
+    auto it = md.find(kServiceNameMetadata);
+    label_ = it != md.end() ? "service '" + std::string(it->second.data(), it->second.size()) + "'"
+                            : "peer " + ctx_.peer();
+  }
+
+  // Once published: the stream starts reading, or is ended at once when the
+  // registry is shut down.
+  void Begin(bool shut_down) {
+    if (shut_down) {
+      End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "membrane is shutting down"));
+    } else {
+      ReadNext();
+    }
+  }
 
   // Queues `event` under `id`; `done` runs when the answer arrives or the
   // stream ends, whichever is first.
   void Send(uint64_t id, wsproto::WebsocketEventRequest event, Callback done) {
-    wsproto::ServerMessage msg;
-    msg.set_id(std::to_string(id));
-    *msg.mutable_websocket_event_request() = std::move(event);
     const wsproto::ServerMessage* start = nullptr;
     bool accepted = false;
     const auto deadline = std::chrono::steady_clock::now() + registry_->options_.event_timeout;
@@ -78,19 +135,22 @@ class HandlerRegistry::Stream final
       if (!ending_) {
         accepted = true;
         pending_.emplace(id, Pending{std::move(done), deadline});
-        start = PushLocked(std::move(msg));
+        wsproto::ServerMessage& msg = writes_.emplace_back();
+        msg.set_id(std::to_string(id));
+        *msg.mutable_websocket_event_request() = std::move(event);
+        start = StartWriteLocked();
       }
     }
     if (!accepted) {
       done(Failed("handler stream for " + PairName(socket_, type_) + " has ended"));
       return;
     }
-    if (start) StartWrite(start);
+    if (start) rw_.Write(*start, &write_tag_);
   }
 
   // Ends the call with `status` (deferred until the write in flight, if any,
   // completes), removes the registration and fails every waiting event.
-  // Idempotent; thread-safe.
+  // Idempotent; thread-safe. REQUIRES: the call was accepted.
   void End(grpc::Status status) {
     std::unordered_map<uint64_t, Pending> failed;
     bool registered = false;
@@ -102,13 +162,14 @@ class HandlerRegistry::Stream final
       failed.swap(pending_);
       registered = registered_;
       if (writing_) {
-        // Keep only the message gRPC is writing; it must stay alive until
-        // OnWriteDone, which then finishes the call.
+        // Keep only the message gRPC is writing; it must stay alive until its
+        // completion, which then finishes the call.
         writes_.resize(1);
         deferred_finish_ = status;
       } else {
-        finish_now = true;
+        finishing_ = true;
       }
+      finish_now = finishing_;
     }
     if (registered) {
       registry_->Unregister(socket_, type_, this);
@@ -119,65 +180,7 @@ class HandlerRegistry::Stream final
       pending.done(
           Failed("handler stream for " + PairName(socket_, type_) + " ended before answering"));
     }
-    if (finish_now) Finish(std::move(status));
-  }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      // The client half-closed or the call broke: either way the stream is over.
-      End(grpc::Status::OK);
-      return;
-    }
-    bool registered;
-    {
-      std::lock_guard lock(mu_);
-      if (ending_) return;  // no further reads; OnDone follows
-      registered = registered_;
-    }
-    if (!registered) {
-      if (!HandleRegistration()) return;
-    } else if (in_.has_websocket_event_response()) {
-      HandleAnswer();
-    } else {
-      spdlog::warn("HandleEvents ({}, {}): ignoring a message that is not an event response",
-                   PairName(socket_, type_), label_);
-    }
-    StartRead(&in_);
-  }
-
-  void OnWriteDone(bool ok) override {
-    std::optional<grpc::Status> finish;
-    const wsproto::ServerMessage* next = nullptr;
-    bool broken = false;
-    {
-      std::lock_guard lock(mu_);
-      writes_.pop_front();
-      if (ending_) {
-        writes_.clear();
-        writing_ = false;
-        finish = std::move(deferred_finish_);
-        deferred_finish_.reset();
-      } else if (!ok) {
-        writes_.clear();
-        writing_ = false;
-        broken = true;
-      } else if (!writes_.empty()) {
-        next = &writes_.front();
-      } else {
-        writing_ = false;
-      }
-    }
-    if (finish) {
-      Finish(std::move(*finish));
-    } else if (broken) {
-      End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write to the handler stream failed"));
-    } else if (next) {
-      StartWrite(next);
-    }
-  }
-
-  void OnCancel() override {
-    End(grpc::Status(grpc::StatusCode::CANCELLED, "handler stream cancelled"));
+    if (finish_now) rw_.Finish(status, &finish_tag_);
   }
 
   // Fails every event whose deadline is before `now`; called by the
@@ -222,12 +225,97 @@ class HandlerRegistry::Stream final
     }
   }
 
-  void OnDone() override {
+ private:
+  void ReadNext() {
+    {
+      std::lock_guard lock(mu_);
+      if (ending_) return;  // no further reads; the finish ends the call
+      reading_ = true;
+    }
+    rw_.Read(&in_, &read_tag_);
+  }
+
+  void OnRead(bool ok) {
+    bool registered;
+    bool ending;
+    {
+      std::lock_guard lock(mu_);
+      reading_ = false;
+      registered = registered_;
+      ending = ending_;
+    }
+    if (!ok) {
+      // The client half-closed or the call broke: either way the stream is over.
+      End(grpc::Status::OK);
+      return;
+    }
+    if (ending) return;
+    if (!registered) {
+      if (!HandleRegistration()) return;
+    } else if (in_.has_websocket_event_response()) {
+      HandleAnswer();
+    } else {
+      spdlog::warn("HandleEvents ({}, {}): ignoring a message that is not an event response",
+                   PairName(socket_, type_), label_);
+    }
+    ReadNext();
+  }
+
+  void OnWrite(bool ok) {
+    std::optional<grpc::Status> finish;
+    const wsproto::ServerMessage* next = nullptr;
+    bool broken = false;
+    {
+      std::lock_guard lock(mu_);
+      writes_.pop_front();
+      if (ending_) {
+        writes_.clear();
+        writing_ = false;
+        finish = std::move(deferred_finish_);
+        deferred_finish_.reset();
+        if (finish) finishing_ = true;
+      } else if (!ok) {
+        writes_.clear();
+        writing_ = false;
+        broken = true;
+      } else if (!writes_.empty()) {
+        next = &writes_.front();
+      } else {
+        writing_ = false;
+      }
+    }
+    if (finish) {
+      rw_.Finish(*finish, &finish_tag_);
+    } else if (broken) {
+      End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write to the handler stream failed"));
+    } else if (next) {
+      rw_.Write(*next, &write_tag_);
+    }
+  }
+
+  // The call is over, finished by us or cancelled by the client or gRPC.
+  void OnDone() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    if (ctx_.IsCancelled()) {
+      End(grpc::Status(grpc::StatusCode::CANCELLED, "handler stream cancelled"));
+    }
+  }
+
+  // Hands the stream back to the registry once gRPC holds none of its
+  // operations and the call is over.
+  void MaybeRelease() {
+    {
+      std::lock_guard lock(mu_);
+      if (released_ || !done_ || reading_ || writing_ || finishing_ || !ending_) return;
+      released_ = true;
+    }
     // Last statement: Forget may destroy this object.
     registry_->Forget(this);
   }
 
- private:
   // Handles the first message. Returns false when the stream was ended.
   bool HandleRegistration() {
     if (!in_.has_registration_request()) {
@@ -252,8 +340,8 @@ class HandlerRegistry::Stream final
     {
       std::lock_guard lock(mu_);
       if (ending_) {
-        // Ended concurrently (cancel, shutdown) before the registration was
-        // published here, so End() did not remove it.
+        // Ended concurrently (shutdown) before the registration was published
+        // here, so End() did not remove it.
         registry_->Unregister(socket_, type_, this);
         return false;
       }
@@ -266,14 +354,15 @@ class HandlerRegistry::Stream final
       }
     }
     spdlog::info("websocket handler registered for {} ({})", PairName(socket_, type_), label_);
-    wsproto::ServerMessage ack;
-    ack.mutable_registration_response();
     const wsproto::ServerMessage* start = nullptr;
     {
       std::lock_guard lock(mu_);
-      if (!ending_) start = PushLocked(std::move(ack));
+      if (!ending_) {
+        writes_.emplace_back().mutable_registration_response();
+        start = StartWriteLocked();
+      }
     }
-    if (start) StartWrite(start);
+    if (start) rw_.Write(*start, &write_tag_);
     return true;
   }
 
@@ -312,10 +401,10 @@ class HandlerRegistry::Stream final
     done(std::move(result));
   }
 
-  // REQUIRES: mu_ held. Returns the message to start writing, or null when a
-  // write is already in flight (OnWriteDone will pick this one up).
-  const wsproto::ServerMessage* PushLocked(wsproto::ServerMessage msg) {
-    writes_.push_back(std::move(msg));
+  // REQUIRES: mu_ held, a message just queued at the back of writes_. Returns
+  // the message to start writing, or null when a write is already in flight
+  // (its completion will start this one).
+  const wsproto::ServerMessage* StartWriteLocked() {
     if (writing_) return nullptr;
     writing_ = true;
     return &writes_.front();
@@ -327,7 +416,14 @@ class HandlerRegistry::Stream final
   };
 
   HandlerRegistry* const registry_;
-  std::string label_;  // for logs: the service name, or the peer address
+  grpc::ServerContext ctx_;
+  grpc::ServerAsyncReaderWriter<wsproto::ServerMessage, wsproto::ClientMessage> rw_{&ctx_};
+  Tag accept_tag_{this, Tag::kAccept};
+  Tag read_tag_{this, Tag::kRead};
+  Tag write_tag_{this, Tag::kWrite};
+  Tag finish_tag_{this, Tag::kFinish};
+  Tag done_tag_{this, Tag::kDone};
+  std::string label_;  // for logs: the service name, or the peer address; set by Accepted
 
   // Read chain only (see class comment).
   wsproto::ClientMessage in_;
@@ -336,35 +432,19 @@ class HandlerRegistry::Stream final
 
   std::mutex mu_;
   bool registered_ = false;  // GUARDED_BY(mu_)
-  bool ending_ = false;      // GUARDED_BY(mu_)
-  bool writing_ = false;     // GUARDED_BY(mu_): a StartWrite is outstanding
+  bool ending_ = false;      // GUARDED_BY(mu_): End() ran; no new reads or writes
+  bool reading_ = false;     // GUARDED_BY(mu_): a Read is outstanding
+  bool writing_ = false;     // GUARDED_BY(mu_): a Write is outstanding
+  bool finishing_ = false;   // GUARDED_BY(mu_): the Finish is outstanding
+  bool finished_ = false;    // GUARDED_BY(mu_)
+  bool done_ = false;        // GUARDED_BY(mu_): kDone came back
+  bool released_ = false;    // GUARDED_BY(mu_)
   // Front is the message in flight when writing_. std::deque keeps element
-  // addresses stable across push_back, which StartWrite relies on.
+  // addresses stable across emplace_back, which Write relies on.
   std::deque<wsproto::ServerMessage> writes_;      // GUARDED_BY(mu_)
   std::optional<grpc::Status> deferred_finish_;    // GUARDED_BY(mu_)
   std::unordered_map<uint64_t, Pending> pending_;  // GUARDED_BY(mu_)
   int consecutive_timeouts_ = 0;                   // GUARDED_BY(mu_); reset by an answer
-};
-
-// ---- Service ---------------------------------------------------------------
-
-class HandlerRegistry::Service final : public wsproto::WebsocketHandler::CallbackService {
- public:
-  explicit Service(HandlerRegistry* registry) : registry_(registry) {}
-
-  grpc::ServerBidiReactor<wsproto::ClientMessage, wsproto::ServerMessage>* HandleEvents(
-      grpc::CallbackServerContext* ctx) override {
-    auto stream = std::make_shared<Stream>(registry_, ctx);
-    if (registry_->Adopt(stream)) {
-      stream->Begin();
-    } else {
-      stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "membrane is shutting down"));
-    }
-    return stream.get();
-  }
-
- private:
-  HandlerRegistry* const registry_;
 };
 
 // ---- HandlerRegistry -------------------------------------------------------
@@ -372,21 +452,71 @@ class HandlerRegistry::Service final : public wsproto::WebsocketHandler::Callbac
 HandlerRegistry::HandlerRegistry(SocketHook on_socket_registered, HandlerRegistryOptions options)
     : on_socket_registered_(std::move(on_socket_registered)),
       options_(options),
-      service_(std::make_unique<Service>(this)),
       deadline_thread_([this] { ExpireOverdueLoop(); }) {}
 
 HandlerRegistry::~HandlerRegistry() {
-  Shutdown();
+  Stop();
   StopDeadlines();
-  std::unique_lock lock(mu_);
-  // gRPC calls OnDone asynchronously, possibly after Server::Wait() returned;
-  // the streams point at this registry until then.
-  if (!all_released_.wait_for(lock, std::chrono::seconds(5), [this] { return live_.empty(); })) {
-    spdlog::error("{} HandleEvents streams still held by gRPC at registry teardown", live_.size());
+}
+
+void HandlerRegistry::Stop() {
+  Shutdown();
+  if (stopped_) return;
+  stopped_ = true;
+  if (!cq_) return;
+  // The server is shut down, so every call it handed us has ended and gRPC
+  // hands back each operation still outstanding; then the queue is drained.
+  cq_->Shutdown();
+  if (poll_thread_.joinable()) {
+    poll_thread_.join();
+  } else {
+    PollLoop();  // never started: drain here
+  }
+  accepting_.reset();
+  std::lock_guard lock(mu_);
+  if (!live_.empty()) {
+    spdlog::error("{} HandleEvents streams not handed back by gRPC at registry teardown",
+                  live_.size());
   }
 }
 
-grpc::Service* HandlerRegistry::service() { return service_.get(); }
+void HandlerRegistry::AddTo(grpc::ServerBuilder& builder) {
+  builder.RegisterService(&service_);
+  cq_ = builder.AddCompletionQueue();
+}
+
+void HandlerRegistry::Start() {
+  RequestCall();
+  poll_thread_ = std::thread([this] { PollLoop(); });
+}
+
+void HandlerRegistry::RequestCall() {
+  accepting_ = std::make_shared<Stream>(this);
+  service_.RequestHandleEvents(accepting_->context(), accepting_->rw(), cq_.get(), cq_.get(),
+                               accepting_->accept_tag());
+}
+
+void HandlerRegistry::PollLoop() {
+  void* raw = nullptr;
+  bool ok = false;
+  while (cq_->Next(&raw, &ok)) {
+    const Tag* tag = static_cast<const Tag*>(raw);
+    if (tag->op != Tag::kAccept) {
+      tag->stream->OnCompletion(tag->op, ok);
+      continue;
+    }
+    if (!ok) {
+      // The server is shutting down: no call came, and none will.
+      accepting_.reset();
+      continue;
+    }
+    std::shared_ptr<Stream> stream = std::move(accepting_);
+    RequestCall();
+    stream->Accepted();
+    const bool shut_down = !Adopt(stream);
+    stream->Begin(shut_down);
+  }
+}
 
 void HandlerRegistry::Deliver(wsproto::WebsocketEventType type,
                               wsproto::WebsocketEventRequest event, Callback done) {
@@ -508,7 +638,6 @@ void HandlerRegistry::Forget(Stream* stream) {
     if (it == live_.end()) return;
     last = std::move(it->second);
     live_.erase(it);
-    if (live_.empty()) all_released_.notify_all();
   }
 }
 

@@ -30,6 +30,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <grpcpp/completion_queue.h>
+#include <grpcpp/server_builder.h>
 #include <grpcpp/support/status.h>
 
 #include "devserver/event_sink.h"
@@ -48,8 +50,11 @@ struct HandlerRegistryOptions {
 
 // Thread-safety: every public method is thread-safe. Deliver() never blocks on
 // the network and never calls a callback while holding a lock. No thread is
-// dedicated to a stream: reads and writes complete on gRPC's callback threads;
-// one thread of the registry's own fails events whose deadline passed.
+// dedicated to a stream: the calls are served with gRPC's completion-queue API
+// on a queue of the registry's own, which one thread of the registry polls
+// (accepting calls, reads, write and finish completions, and the answers'
+// callbacks); a second thread fails events whose deadline passed
+// (docs/ARCHITECTURE.md#dev-membrane).
 class HandlerRegistry final : public EventSink {
  public:
   // Called (outside any lock) when a stream registers for a socket, so that
@@ -59,15 +64,18 @@ class HandlerRegistry final : public EventSink {
 
   explicit HandlerRegistry(SocketHook on_socket_registered = nullptr,
                            HandlerRegistryOptions options = {});
-  // REQUIRES: the gRPC server serving service() has been shut down. Waits
-  // (bounded) for the last stream to be released by gRPC.
+  // REQUIRES: Stop() was called, or the server built with AddTo() was never
+  // built or started. Stop()s.
   ~HandlerRegistry() override;
   HandlerRegistry(const HandlerRegistry&) = delete;
   HandlerRegistry& operator=(const HandlerRegistry&) = delete;
 
-  // The WebsocketHandler service to register with a grpc::ServerBuilder.
-  // Owned by the registry.
-  grpc::Service* service();
+  // Registers the WebsocketHandler service and the registry's completion
+  // queue with `builder`. Call once, before builder.BuildAndStart().
+  void AddTo(grpc::ServerBuilder& builder);
+  // Starts accepting HandleEvents calls on the server built from that
+  // builder. Call once, after BuildAndStart() succeeded.
+  void Start();
 
   // EventSink.
   void Deliver(wsproto::WebsocketEventType type, wsproto::WebsocketEventRequest event,
@@ -79,18 +87,33 @@ class HandlerRegistry final : public EventSink {
   // new streams and deliveries from now on. Idempotent.
   void Shutdown();
 
+  // REQUIRES: the gRPC server built with AddTo() has been shut down
+  // (Server::Shutdown returned) and not yet destroyed: gRPC's own requests on
+  // the completion queue refer to it. Shuts the completion queue down and
+  // polls it until gRPC has handed back every operation, which the server's
+  // shutdown has ended. Idempotent.
+  void Stop();
+
  private:
   class Stream;
-  class Service;
+  struct Tag;
   static constexpr std::size_t kTypes = 3;  // Connect, Disconnect, Message
   using Slots = std::array<std::shared_ptr<Stream>, kTypes>;
 
   // Stream bookkeeping, called by Stream.
-  bool Adopt(std::shared_ptr<Stream> stream);  // false when shut down (stream kept anyway)
+  // Moves an accepted call into live_; false when shut down (the stream is
+  // kept anyway, to be ended).
+  bool Adopt(std::shared_ptr<Stream> stream);
   grpc::Status Register(const std::string& socket, wsproto::WebsocketEventType type,
                         Stream* stream);
   void Unregister(const std::string& socket, wsproto::WebsocketEventType type, Stream* stream);
-  void Forget(Stream* stream);  // last call a Stream makes (from OnDone)
+  void Forget(Stream* stream);  // once gRPC has handed back every operation of the call
+  // REQUIRES: only the polling thread, or Start() before it runs. Asks gRPC
+  // for the next HandleEvents call.
+  void RequestCall();
+  // The polling thread: every completion of every call, until the queue is
+  // shut down and drained.
+  void PollLoop();
   uint64_t NextId() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
   // The deadline thread: every tick, fails the overdue events of every stream.
   void ExpireOverdueLoop();
@@ -98,15 +121,20 @@ class HandlerRegistry final : public EventSink {
 
   const SocketHook on_socket_registered_;
   const HandlerRegistryOptions options_;
-  std::unique_ptr<Service> service_;
+  wsproto::WebsocketHandler::AsyncService service_;
+  std::unique_ptr<grpc::ServerCompletionQueue> cq_;  // from AddTo()
+  // The call gRPC will fill next (RequestCall); only the polling thread
+  // touches it once Start() returned.
+  std::shared_ptr<Stream> accepting_;
+  std::thread poll_thread_;  // from Start()
+  bool stopped_ = false;     // Stop() ran; only the thread calling Stop() reads it
   std::atomic<uint64_t> next_id_{1};
 
   mutable std::mutex mu_;
-  std::condition_variable all_released_;  // signalled when live_ empties
-  bool shut_down_ = false;                // GUARDED_BY(mu_)
+  bool shut_down_ = false;  // GUARDED_BY(mu_)
   // socket -> stream per event type.
   std::unordered_map<std::string, Slots> registered_;  // GUARDED_BY(mu_)
-  // Every stream gRPC has handed us and not yet finished with (OnDone).
+  // Every call gRPC has handed us and not yet handed back (Forget).
   std::unordered_map<Stream*, std::shared_ptr<Stream>> live_;  // GUARDED_BY(mu_)
 
   std::mutex deadline_mu_;

@@ -116,10 +116,11 @@ class HandlerRegistryTest : public ::testing::Test {
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(registry_->service());
+    registry_->AddTo(builder);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     ASSERT_NE(port, 0);
+    registry_->Start();
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
                                    grpc::InsecureChannelCredentials());
     stub_ = wsproto::WebsocketHandler::NewStub(channel_);
@@ -131,6 +132,7 @@ class HandlerRegistryTest : public ::testing::Test {
       server_->Shutdown(std::chrono::system_clock::now() + 2s);
       server_->Wait();
     }
+    registry_->Stop();
     server_.reset();
     registry_.reset();
   }
