@@ -155,6 +155,10 @@ grpc::Status DevMembrane::Impl::Start() {
                         "cannot listen on " + options_.listen + " (address in use or invalid)");
   }
   registry_->Start();
+  // The registry's polling threads serve every call (docs/ARCHITECTURE.md#dev-membrane).
+  websocket_->Start(registry_->poller());
+  resources_->Start(registry_->poller());
+  kv_->Start(registry_->poller());
   std::string host = HostOf(options_.listen);
   address_ =
       (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);

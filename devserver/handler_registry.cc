@@ -45,15 +45,6 @@ std::chrono::milliseconds DeadlineTick(std::chrono::milliseconds timeout) {
 
 // ---- Stream ----------------------------------------------------------------
 
-// What the polling thread gets back from the completion queue: which
-// operation of which call completed. Each Stream embeds one per operation, so
-// no completion allocates.
-struct HandlerRegistry::Tag {
-  enum Op : uint8_t { kAccept, kRead, kWrite, kFinish, kDone };
-  Stream* stream;
-  Op op;
-};
-
 // One HandleEvents call, on the completion-queue API. Owned by the registry:
 // by accepting_ while gRPC has not handed it a call yet, then by live_ until
 // gRPC has handed back every operation started on it (Forget); Deliver() holds
@@ -62,12 +53,15 @@ struct HandlerRegistry::Tag {
 // gRPC allows one read, one write and one finish outstanding at a time; the
 // flags under mu_ say which are, and are set before the operation starts and
 // cleared by its completion, so the stream is released only once all are back.
+// Completions run on either polling thread (CqPoller), a read's and a write's
+// possibly at once.
 // The read chain (OnRead) is sequential, so `in_`, `socket_` and `type_` are
 // only written there (and `socket_`/`type_` only before `registered_` is
 // published under mu_). Writes are serialised through `writes_`: the front is
 // in flight while `writing_`; the rest wait in order and the completion of one
 // starts the next.
-class HandlerRegistry::Stream final : public std::enable_shared_from_this<HandlerRegistry::Stream> {
+class HandlerRegistry::Stream final : public CqPoller::Handler,
+                                      public std::enable_shared_from_this<HandlerRegistry::Stream> {
  public:
   explicit Stream(HandlerRegistry* registry) : registry_(registry) {
     // Before the call starts, as gRPC requires: kDone comes back once the call
@@ -79,26 +73,27 @@ class HandlerRegistry::Stream final : public std::enable_shared_from_this<Handle
   grpc::ServerAsyncReaderWriter<wsproto::ServerMessage, wsproto::ClientMessage>* rw() {
     return &rw_;
   }
-  void* accept_tag() { return &accept_tag_; }
 
-  // The polling thread, with what a completion says.
-  void OnCompletion(Tag::Op op, bool ok) {
+  // A polling thread, with what a completion says.
+  void OnCompletion(uint8_t op, bool ok) override {
+    // The operation that completed keeps the stream from being released until
+    // this thread has cleared its flag; from here on, this reference keeps it
+    // alive should the other polling thread release it meanwhile.
+    const std::shared_ptr<Stream> self = shared_from_this();
     switch (op) {
-      case Tag::kAccept:  // handled by the registry
-        break;
-      case Tag::kRead:
+      case kRead:
         OnRead(ok);
         break;
-      case Tag::kWrite:
+      case kWrite:
         OnWrite(ok);
         break;
-      case Tag::kFinish: {
+      case kFinish: {
         std::lock_guard lock(mu_);
         finishing_ = false;
         finished_ = true;
         break;
       }
-      case Tag::kDone:
+      case kDone:
         OnDone();
         break;
     }
@@ -180,7 +175,7 @@ class HandlerRegistry::Stream final : public std::enable_shared_from_this<Handle
       pending.done(
           Failed("handler stream for " + PairName(socket_, type_) + " ended before answering"));
     }
-    if (finish_now) rw_.Finish(status, &finish_tag_);
+    if (finish_now) StartFinish(status);
   }
 
   // Fails every event whose deadline is before `now`; called by the
@@ -226,6 +221,15 @@ class HandlerRegistry::Stream final : public std::enable_shared_from_this<Handle
   }
 
  private:
+  // REQUIRES: finishing_ was set under mu_.
+  void StartFinish(const grpc::Status& status) {
+    if (registry_->poller_.IfOpen([&] { rw_.Finish(status, &finish_tag_); })) return;
+    // The queue is gone (an accepted call met after the server's shutdown):
+    // the call was cancelled with the server, and its completions never come.
+    std::lock_guard lock(mu_);
+    finishing_ = false;
+  }
+
   void ReadNext() {
     {
       std::lock_guard lock(mu_);
@@ -285,7 +289,7 @@ class HandlerRegistry::Stream final : public std::enable_shared_from_this<Handle
       }
     }
     if (finish) {
-      rw_.Finish(*finish, &finish_tag_);
+      StartFinish(*finish);
     } else if (broken) {
       End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write to the handler stream failed"));
     } else if (next) {
@@ -418,11 +422,11 @@ class HandlerRegistry::Stream final : public std::enable_shared_from_this<Handle
   HandlerRegistry* const registry_;
   grpc::ServerContext ctx_;
   grpc::ServerAsyncReaderWriter<wsproto::ServerMessage, wsproto::ClientMessage> rw_{&ctx_};
-  Tag accept_tag_{this, Tag::kAccept};
-  Tag read_tag_{this, Tag::kRead};
-  Tag write_tag_{this, Tag::kWrite};
-  Tag finish_tag_{this, Tag::kFinish};
-  Tag done_tag_{this, Tag::kDone};
+  enum Op : uint8_t { kRead, kWrite, kFinish, kDone };
+  CqPoller::Tag read_tag_{this, kRead};
+  CqPoller::Tag write_tag_{this, kWrite};
+  CqPoller::Tag finish_tag_{this, kFinish};
+  CqPoller::Tag done_tag_{this, kDone};
   std::string label_;  // for logs: the service name, or the peer address; set by Accepted
 
   // Read chain only (see class comment).
@@ -461,17 +465,7 @@ HandlerRegistry::~HandlerRegistry() {
 
 void HandlerRegistry::Stop() {
   Shutdown();
-  if (stopped_) return;
-  stopped_ = true;
-  if (!cq_) return;
-  // The server is shut down, so every call it handed us has ended and gRPC
-  // hands back each operation still outstanding; then the queue is drained.
-  cq_->Shutdown();
-  if (poll_thread_.joinable()) {
-    poll_thread_.join();
-  } else {
-    PollLoop();  // never started: drain here
-  }
+  poller_.Stop();
   accepting_.reset();
   std::lock_guard lock(mu_);
   if (!live_.empty()) {
@@ -482,40 +476,36 @@ void HandlerRegistry::Stop() {
 
 void HandlerRegistry::AddTo(grpc::ServerBuilder& builder) {
   builder.RegisterService(&service_);
-  cq_ = builder.AddCompletionQueue();
+  poller_.AddTo(builder);
 }
 
 void HandlerRegistry::Start() {
   RequestCall();
-  poll_thread_ = std::thread([this] { PollLoop(); });
+  poller_.Start();
 }
 
 void HandlerRegistry::RequestCall() {
+  // Published before gRPC may hand the call to a polling thread.
   accepting_ = std::make_shared<Stream>(this);
-  service_.RequestHandleEvents(accepting_->context(), accepting_->rw(), cq_.get(), cq_.get(),
-                               accepting_->accept_tag());
+  if (!poller_.IfOpen([&] {
+        service_.RequestHandleEvents(accepting_->context(), accepting_->rw(), poller_.cq(),
+                                     poller_.cq(), &accept_tag_);
+      })) {
+    accepting_.reset();
+  }
 }
 
-void HandlerRegistry::PollLoop() {
-  void* raw = nullptr;
-  bool ok = false;
-  while (cq_->Next(&raw, &ok)) {
-    const Tag* tag = static_cast<const Tag*>(raw);
-    if (tag->op != Tag::kAccept) {
-      tag->stream->OnCompletion(tag->op, ok);
-      continue;
-    }
-    if (!ok) {
-      // The server is shutting down: no call came, and none will.
-      accepting_.reset();
-      continue;
-    }
-    std::shared_ptr<Stream> stream = std::move(accepting_);
-    RequestCall();
-    stream->Accepted();
-    const bool shut_down = !Adopt(stream);
-    stream->Begin(shut_down);
+void HandlerRegistry::OnCompletion(uint8_t /*op: only the accept*/, bool ok) {
+  if (!ok) {
+    // The server is shutting down: no call came, and none will.
+    accepting_.reset();
+    return;
   }
+  std::shared_ptr<Stream> stream = std::move(accepting_);
+  RequestCall();
+  stream->Accepted();
+  const bool shut_down = !Adopt(stream);
+  stream->Begin(shut_down);
 }
 
 void HandlerRegistry::Deliver(wsproto::WebsocketEventType type,

@@ -34,6 +34,7 @@
 #include <grpcpp/server_builder.h>
 #include <grpcpp/support/status.h>
 
+#include "devserver/cq_poller.h"
 #include "devserver/event_sink.h"
 #include "nitric/proto/websockets/v1/websockets.grpc.pb.h"
 
@@ -51,11 +52,11 @@ struct HandlerRegistryOptions {
 // Thread-safety: every public method is thread-safe. Deliver() never blocks on
 // the network and never calls a callback while holding a lock. No thread is
 // dedicated to a stream: the calls are served with gRPC's completion-queue API
-// on a queue of the registry's own, which one thread of the registry polls
+// on a queue of the registry's own (CqPoller), which its two threads poll
 // (accepting calls, reads, write and finish completions, and the answers'
-// callbacks); a second thread fails events whose deadline passed
+// callbacks); another thread fails events whose deadline passed
 // (docs/ARCHITECTURE.md#dev-membrane).
-class HandlerRegistry final : public EventSink {
+class HandlerRegistry final : public EventSink, private CqPoller::Handler {
  public:
   // Called (outside any lock) when a stream registers for a socket, so that
   // the socket's gateway listener exists; a failure is logged and does not
@@ -74,8 +75,12 @@ class HandlerRegistry final : public EventSink {
   // queue with `builder`. Call once, before builder.BuildAndStart().
   void AddTo(grpc::ServerBuilder& builder);
   // Starts accepting HandleEvents calls on the server built from that
-  // builder. Call once, after BuildAndStart() succeeded.
+  // builder, and the polling threads. Call once, after BuildAndStart()
+  // succeeded.
   void Start();
+  // The completion queue and its thread, which other services of the same
+  // server may share (WebsocketService::Start).
+  CqPoller& poller() { return poller_; }
 
   // EventSink.
   void Deliver(wsproto::WebsocketEventType type, wsproto::WebsocketEventRequest event,
@@ -96,7 +101,6 @@ class HandlerRegistry final : public EventSink {
 
  private:
   class Stream;
-  struct Tag;
   static constexpr std::size_t kTypes = 3;  // Connect, Disconnect, Message
   using Slots = std::array<std::shared_ptr<Stream>, kTypes>;
 
@@ -108,12 +112,12 @@ class HandlerRegistry final : public EventSink {
                         Stream* stream);
   void Unregister(const std::string& socket, wsproto::WebsocketEventType type, Stream* stream);
   void Forget(Stream* stream);  // once gRPC has handed back every operation of the call
-  // REQUIRES: only the polling thread, or Start() before it runs. Asks gRPC
-  // for the next HandleEvents call.
+  // REQUIRES: only a polling thread (one accept is outstanding at a time), or
+  // Start() before they run. Asks gRPC for the next HandleEvents call.
   void RequestCall();
-  // The polling thread: every completion of every call, until the queue is
-  // shut down and drained.
-  void PollLoop();
+  // A polling thread: a HandleEvents call was accepted (or, not ok, the
+  // server is shutting down).
+  void OnCompletion(uint8_t op, bool ok) override;
   uint64_t NextId() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
   // The deadline thread: every tick, fails the overdue events of every stream.
   void ExpireOverdueLoop();
@@ -122,12 +126,11 @@ class HandlerRegistry final : public EventSink {
   const SocketHook on_socket_registered_;
   const HandlerRegistryOptions options_;
   wsproto::WebsocketHandler::AsyncService service_;
-  std::unique_ptr<grpc::ServerCompletionQueue> cq_;  // from AddTo()
+  CqPoller poller_;
+  CqPoller::Tag accept_tag_{this, 0};
   // The call gRPC will fill next (RequestCall); only the polling thread
-  // touches it once Start() returned.
+  // handling the accept touches it once Start() returned.
   std::shared_ptr<Stream> accepting_;
-  std::thread poll_thread_;  // from Start()
-  bool stopped_ = false;     // Stop() ran; only the thread calling Stop() reads it
   std::atomic<uint64_t> next_id_{1};
 
   mutable std::mutex mu_;

@@ -38,24 +38,27 @@ std::string DescribeDeclaration(const resproto::ResourceDeclareRequest& request)
   return Describe(request.id());
 }
 
-grpc::ServerUnaryReactor* ResourcesService::Declare(
-    grpc::CallbackServerContext* ctx, const resproto::ResourceDeclareRequest* request,
-    resproto::ResourceDeclareResponse* /*response*/) {
-  grpc::Status status = Apply(*request);
+void ResourcesService::Start(CqPoller& poller) {
+  declare_ = {this, &poller, &ResourcesService::RequestDeclare, &ResourcesService::DoDeclare};
+  ServeOnQueue(&declare_, 2);
+}
+
+grpc::Status ResourcesService::DoDeclare(grpc::ServerContext& ctx,
+                                         resproto::ResourceDeclareRequest& request,
+                                         resproto::ResourceDeclareResponse* /*response*/) {
+  grpc::Status status = Apply(request);
   std::string who;
-  const auto& md = ctx->client_metadata();
+  const auto& md = ctx.client_metadata();
   if (auto it = md.find("x-nitric-service-name"); it != md.end()) {
     who = " by service '" + std::string(it->second.data(), it->second.size()) + "'";
   }
   if (status.ok()) {
-    spdlog::info("declared {}{}", DescribeDeclaration(*request), who);
+    spdlog::info("declared {}{}", DescribeDeclaration(request), who);
   } else {
-    spdlog::warn("declaration of {}{} refused: {}", DescribeDeclaration(*request), who,
+    spdlog::warn("declaration of {}{} refused: {}", DescribeDeclaration(request), who,
                  status.error_message());
   }
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(std::move(status));
-  return reactor;
+  return status;
 }
 
 grpc::Status ResourcesService::Apply(const resproto::ResourceDeclareRequest& request) {

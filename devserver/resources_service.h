@@ -9,6 +9,8 @@
 #include <string>
 #include <utility>
 
+#include "devserver/cq_poller.h"
+#include "devserver/cq_unary.h"
 #include "devserver/gateway.h"
 #include "devserver/kv_store.h"
 #include "nitric/proto/resources/v1/resources.grpc.pb.h"
@@ -17,14 +19,19 @@ namespace nitric::devserver {
 
 namespace resproto = ::nitric::proto::resources::v1;
 
+// Served on the completion-queue API, on the dev membrane's polling threads
+// (CqPoller; docs/ARCHITECTURE.md#dev-membrane).
+//
 // Thread-safety: thread-safe. REQUIRES: `gateway` and `stores` outlive it.
-class ResourcesService final : public resproto::Resources::CallbackService {
+class ResourcesService final : public resproto::Resources::AsyncService {
  public:
   ResourcesService(Gateway& gateway, KvStores& stores) : gateway_(gateway), stores_(stores) {}
 
-  grpc::ServerUnaryReactor* Declare(grpc::CallbackServerContext* ctx,
-                                    const resproto::ResourceDeclareRequest* request,
-                                    resproto::ResourceDeclareResponse* response) override;
+  // Starts serving on `poller`'s queue (see WebsocketService::Start).
+  void Start(CqPoller& poller);
+
+  grpc::Status DoDeclare(grpc::ServerContext& ctx, resproto::ResourceDeclareRequest& request,
+                         resproto::ResourceDeclareResponse* response);
 
   // Whether a resource of that type and name has been declared.
   bool Declared(resproto::ResourceType type, const std::string& name) const;
@@ -34,6 +41,9 @@ class ResourcesService final : public resproto::Resources::CallbackService {
 
   Gateway& gateway_;
   KvStores& stores_;
+  CqUnaryMethod<ResourcesService, resproto::ResourceDeclareRequest,
+                resproto::ResourceDeclareResponse>
+      declare_;
   mutable std::mutex mu_;
   std::set<std::pair<int, std::string>> declared_;  // GUARDED_BY(mu_)
 };
