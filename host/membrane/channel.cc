@@ -22,6 +22,13 @@ std::shared_ptr<grpc::Channel> OpenMembraneChannel(const std::string& address) {
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 10000);
   // KV values and message bodies may be large; the membrane sets the limit.
   args.SetMaxReceiveMessageSize(-1);
+  // The host configures no retry policy, and gRPC's retry filter costs every
+  // call its bookkeeping and a copy of what it sends (about a tenth of the
+  // host's CPU per broadcast delivery, bench/RESULTS.md). Without it, a call
+  // the membrane refused while going away (GOAWAY) fails UNAVAILABLE instead
+  // of being retried on the next connection: the plugin sees a retryable
+  // error, and the session reconnects as for any outage.
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
 
