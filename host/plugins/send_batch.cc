@@ -41,6 +41,19 @@ uint64_t NextCallSerial() {
 
 }  // namespace
 
+void SendBatch::State::WakeWaiterIfDue(int64_t completed_index) {
+  const bool due = waiting_for == kAnyCompletion || (waiting_for == kAllDone && in_flight == 0) ||
+                   (waiting_for >= 0 && waiting_for == completed_index);
+  if (due) done.notify_all();
+}
+
+void SendBatch::State::WaitFor(int64_t what) {
+  AboutToBlock();  // the completions come through the polling thread
+  waiting_for = what;
+  mu.Wait(done);
+  waiting_for = kNobody;
+}
+
 SendBatch::SendBatch() = default;
 
 SendBatch::~SendBatch() { Finish(); }
@@ -56,8 +69,7 @@ std::string SendBatch::Reserve(std::string_view socket, std::string_view connect
   if (!state_) state_ = std::make_shared<State>();  // first send of this batch
   MutexLock lock(&state_->mu);
   while (state_->in_flight >= kMaxInFlight || state_->targets.count(target) != 0) {
-    AboutToBlock();  // the completions come through the polling thread
-    state_->mu.Wait(state_->done);
+    state_->WaitFor(State::kAnyCompletion);
   }
   ++state_->in_flight;
   state_->targets.insert(target);
@@ -77,7 +89,7 @@ void SendBatch::Start(MembraneClient* client, std::string_view socket, std::stri
                       if (!status.ok() && !state->failure) {
                         state->failure.reset(new Failure{status, socket, connection});
                       }
-                      state->done.notify_all();
+                      state->WakeWaiterIfDue(State::kNobody);
                     });
 }
 
@@ -108,7 +120,7 @@ uint64_t SendBatch::StartTracked(MembraneClient* client, std::string_view socket
                         slot.socket = socket;
                         slot.connection = connection;
                       }
-                      state->done.notify_all();
+                      state->WakeWaiterIfDue(static_cast<int64_t>(index));
                     });
   return id;
 }
@@ -123,10 +135,7 @@ SendBatch::Waited SendBatch::Wait(uint64_t id) {
   if (low > state_->tracked.size()) return Waited{Waited::kUnknown, Status(), {}, {}};
   Tracked& slot = state_->tracked[low - 1];
   if (slot.waited) return Waited{Waited::kAlreadyWaited, Status(), {}, {}};
-  while (!slot.done) {
-    AboutToBlock();  // the completions come through the polling thread
-    state_->mu.Wait(state_->done);
-  }
+  while (!slot.done) state_->WaitFor(static_cast<int64_t>(low - 1));
   slot.waited = true;
   return Waited{Waited::kCompleted, slot.status, slot.socket, slot.connection};
 }
@@ -134,19 +143,13 @@ SendBatch::Waited SendBatch::Wait(uint64_t id) {
 void SendBatch::Flush() {
   if (!state_) return;
   MutexLock lock(&state_->mu);
-  while (state_->in_flight != 0) {
-    AboutToBlock();  // the completions come through the polling thread
-    state_->mu.Wait(state_->done);
-  }
+  while (state_->in_flight != 0) state_->WaitFor(State::kAllDone);
 }
 
 std::unique_ptr<SendBatch::Failure> SendBatch::Finish() {
   if (!state_) return nullptr;  // nothing was sent
   MutexLock lock(&state_->mu);
-  while (state_->in_flight != 0) {
-    AboutToBlock();  // the completions come through the polling thread
-    state_->mu.Wait(state_->done);
-  }
+  while (state_->in_flight != 0) state_->WaitFor(State::kAllDone);
   // A tracked send nobody waited for fails the call like an untracked one.
   for (Tracked& slot : state_->tracked) {
     if (!slot.waited && !slot.status.ok() && !state_->failure) {

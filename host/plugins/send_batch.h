@@ -129,6 +129,20 @@ class SendBatch {
     std::multiset<std::string, std::less<>> targets ABSL_GUARDED_BY(mu);  // socket '\n' connection
     std::unique_ptr<Failure> failure ABSL_GUARDED_BY(mu);
     std::vector<Tracked> tracked ABSL_GUARDED_BY(mu);  // index: id's low 24 bits - 1
+    // What the batch's one waiter (the thread running the handler) waits
+    // for, so that a completion wakes it only when that came true: a
+    // broadcast's 50 completions then cost one or two wake-ups, not 50.
+    // kNobody, kAnyCompletion (Reserve), kAllDone (Flush, Finish), or the
+    // index of a tracked send (Wait).
+    static constexpr int64_t kNobody = -1;
+    static constexpr int64_t kAnyCompletion = -2;
+    static constexpr int64_t kAllDone = -3;
+    int64_t waiting_for ABSL_GUARDED_BY(mu) = kNobody;
+
+    // Called by a completion, under mu, after it updated the counts.
+    void WakeWaiterIfDue(int64_t completed_index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+    // Blocks the owner until a completion wakes it for `what`.
+    void WaitFor(int64_t what) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   };
 
   // Waits for a free slot and the target, and counts the send in flight.
