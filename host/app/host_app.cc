@@ -13,11 +13,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "devserver/dev_membrane.h"
+#include "devserver/gateway_profile.h"
 #include "host/admin/admin_server.h"
 #include "host/app/admin_routes.h"
 #include "host/app/control.h"
 #include "host/app/crash_recorder.h"
+#include "host/app/dev_child.h"
 #include "host/app/pid_file.h"
 #include "host/app/plugin_gate.h"
 #include "host/app/quarantine.h"
@@ -160,17 +161,19 @@ class HostApp {
 
  private:
   bool StartDevMembrane() {
-    devserver::DevMembraneOptions options;
-    options.listen = "127.0.0.1:0";  // in-process: nobody else needs the port
-    options.gateway_host = "127.0.0.1";
-    options.gateway_base_port = cli_.dev_port;
+    DevChildOptions options;
+    options.gateway_port = cli_.dev_port;
     options.data_dir = cli_.dev_data;
     options.allowed_origins = cli_.dev_allow_origins;
-    options.profile = devserver::ProfileNamed(cli_.dev_profile).value_or(devserver::LocalProfile());
-    dev_ = std::make_unique<devserver::DevMembrane>(options);
-    grpc::Status status = dev_->Start();
-    if (!status.ok()) {
-      spdlog::error("dev membrane did not start: {}", status.error_message());
+    options.profile =
+        devserver::ProfileNamed(cli_.dev_profile).value_or(devserver::LocalProfile()).name;
+    dev_ = std::make_unique<DevChild>(options, [this](std::string why) {
+      spdlog::error("{}", why);
+      queue_.Post({ControlEvent::kExit, 1, "dev membrane exited"});
+    });
+    std::string error;
+    if (!dev_->Start(&error)) {
+      spdlog::error("dev membrane did not start: {}", error);
       dev_.reset();
       return false;
     }
@@ -425,7 +428,7 @@ class HostApp {
   PluginLedger ledger_;
   std::atomic<bool> stopping_{false};
   ControlQueue queue_;
-  std::unique_ptr<devserver::DevMembrane> dev_;
+  std::unique_ptr<DevChild> dev_;
   std::shared_ptr<grpc::Channel> channel_;
   // Every asynchronous call's completions (the event streams and pipelined
   // sends): one queue, so one thread polls the connection. Outlives the

@@ -3,8 +3,10 @@
 #include <signal.h>
 
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "host/host_fixture.h"
 
@@ -104,7 +106,7 @@ TEST_F(CliTest, CheckOfAnEmptyFolderSucceeds) {
   EXPECT_NE(host_.stdout_text().find("0 plugin(s) ok, 0 failed"), std::string::npos);
 }
 
-TEST_F(CliTest, DevRunsAMembraneInProcessAndPrintsSocketUrls) {
+TEST_F(CliTest, DevRunsAMembraneAndPrintsSocketUrls) {
   Add(TestPlugin("ctest"));
   ASSERT_TRUE(host_.Start({"--dev", "--dev-port", "0", "--dev-data",
                            (dir_.path() / "data").string(), "--plugins", plugins_.string()}));
@@ -122,6 +124,71 @@ TEST_F(CliTest, DevRunsAMembraneInProcessAndPrintsSocketUrls) {
   EXPECT_EQ(reply->data, "dev");
   host_.Signal(SIGTERM);
   EXPECT_EQ(host_.Wait(), 0);
+}
+
+// The dev membrane of `--dev` runs as a child of the host (docs/ARCHITECTURE.md#dev-membrane):
+// its pid, from the host's main thread's children.
+std::optional<pid_t> DevMembraneChild(pid_t host) {
+  std::ifstream in("/proc/" + std::to_string(host) + "/task/" + std::to_string(host) + "/children");
+  pid_t child = 0;
+  if (in >> child) return child;
+  return std::nullopt;
+}
+
+// Whether `pid` is gone or only a zombie nobody reaped.
+bool Ended(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(in, text)) return true;
+  const auto close = text.rfind(')');
+  return close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'Z';
+}
+
+// Starts `--dev` and returns the socket's URL, or "" (the test has failed).
+std::string StartDev(HostProcess& host, const TempDir& dir, const std::filesystem::path& plugins) {
+  if (!host.Start({"--dev", "--dev-port", "0", "--dev-data", (dir.path() / "data").string(),
+                   "--plugins", plugins.string()})) {
+    ADD_FAILURE() << "host did not start";
+    return "";
+  }
+  if (!host.WaitForStdout("\n")) {
+    ADD_FAILURE() << "no socket URL printed";
+    return "";
+  }
+  std::smatch m;
+  const std::string out = host.stdout_text();
+  if (!std::regex_search(out, m, std::regex("websocket ctest: (ws://127\\.0\\.0\\.1:[0-9]+)"))) {
+    ADD_FAILURE() << out;
+    return "";
+  }
+  return m[1].str();
+}
+
+TEST_F(CliTest, DevMembraneEndsWithAKilledHostAndFreesItsPort) {
+  Add(TestPlugin("ctest"));
+  const std::string url = StartDev(host_, dir_, plugins_);
+  ASSERT_FALSE(url.empty());
+  const std::optional<pid_t> membrane = DevMembraneChild(host_.pid());
+  ASSERT_TRUE(membrane.has_value());
+  host_.Signal(SIGKILL);
+  host_.Wait();
+  bool ended = false;
+  for (int i = 0; i < 6000 && !ended; ++i) {  // 60 s: bounds a hang only
+    ended = Ended(*membrane);
+    if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(ended) << "the dev membrane outlived its host";
+  EXPECT_NE(WsClient::Connect(url + "/").http_status, 101) << "its gateway port still answers";
+}
+
+TEST_F(CliTest, DevHostStopsWithCodeOneWhenItsMembraneDies) {
+  Add(TestPlugin("ctest"));
+  ASSERT_FALSE(StartDev(host_, dir_, plugins_).empty());
+  const std::optional<pid_t> membrane = DevMembraneChild(host_.pid());
+  ASSERT_TRUE(membrane.has_value());
+  ASSERT_EQ(kill(*membrane, SIGKILL), 0);
+  EXPECT_EQ(host_.Wait(), 1);
+  EXPECT_NE(host_.stderr_text().find("the dev membrane exited unexpectedly"), std::string::npos);
 }
 
 TEST_F(CliTest, JsonLogsAreOneObjectPerLine) {
