@@ -1,7 +1,7 @@
 // A local Nitric membrane for development and tests: Resources, KvStore,
 // Websocket and WebsocketHandler over gRPC, a real WebSocket gateway, and KV
 // data on disk. Used by the nitric-dev-membrane binary, by `nitric-host --dev`
-// (in-process) and by the integration tests.
+// (as a child process) and by the integration tests.
 #pragma once
 
 #include <chrono>

@@ -181,8 +181,8 @@ Options:
                        /readyz and POST /reload on this address, e.g.
                        127.0.0.1:9464 (overrides [admin] listen; off by
                        default; loopback only unless [admin] allow_remote)
-  --dev                run a local dev membrane in-process on loopback and
-                       print each socket's ws:// URL
+  --dev                run a local dev membrane (nitric-dev-membrane) on
+                       loopback and print each socket's ws:// URL
   --dev-data DIR       dev membrane's KV data folder (default .nitric)
   --dev-port N         first dev gateway port (default 4001; 0 = ephemeral)
   --dev-allow-origin PATTERN

@@ -34,7 +34,7 @@ struct CliOptions {
   std::optional<LogFormat> log_format;
   std::optional<std::string> admin;            // --admin ADDR:PORT (syntax checked)
   bool watch = false;                          // --watch
-  bool dev = false;                            // --dev: in-process dev membrane
+  bool dev = false;                            // --dev: a dev membrane child process
   std::filesystem::path dev_data = ".nitric";  // --dev-data DIR
   uint16_t dev_port = 4001;                    // --dev-port N: first gateway port (0: ephemeral)
   std::vector<std::string> dev_allow_origins;  // --dev-allow-origin PATTERN (repeatable)
