@@ -14,7 +14,15 @@
 // 0.5-0.7 and 5.5-6.
 //
 //   SERVICE_ADDRESS=127.0.0.1:50051 nitric-bench-ceiling [--socket public]
-//       [--absl-deadlock-detection]
+//       [--broadcast] [--absl-deadlock-detection]
+//
+// --broadcast makes it the broadcast benchmark's ceiling: the seed's chat with
+// nothing but gRPC. It keeps the ids of connected clients in memory (where the
+// seed, and the host's broadcast.so, keep them in a KV store and scan it for
+// every message) and, for each Message event, starts one Websocket.SendMessage
+// per connection on the same completion queue, all in flight together, and
+// answers the event when the last one completed. No deadline per call, no
+// metadata, no thread hand-off: the least a Nitric app can spend per delivery.
 //
 // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's deadlock
 // detection on: every lock gRPC takes updates a lock graph. A service should
@@ -35,6 +43,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -57,17 +66,27 @@ namespace ws = ::nitric::proto::websockets::v1;
 // GRPC_CALL_ERROR_TOO_MANY_OPERATIONS otherwise); one Write is in flight, the
 // other answers wait in out_ (front = the one being written); Finish waits for
 // the Write in flight.
+struct Broadcaster;
+
 class AnsweringStream {
  public:
-  enum class Op { kStart, kRead, kWrite, kFinish };
+  enum class Op { kStart, kRead, kWrite, kFinish, kSent };
+  struct SendCall;
   struct Tag {
     AnsweringStream* stream;
     Op op;
+    SendCall* send = nullptr;  // kSent only
   };
 
+  // broadcaster: null, or the --broadcast mode's shared state (all streams
+  // run on the one queue thread, so it needs no lock).
   AnsweringStream(ws::WebsocketHandler::Stub& stub, grpc::CompletionQueue* cq,
-                  const std::string& socket, ws::WebsocketEventType type)
-      : socket_(socket), type_(type), call_(stub.PrepareAsyncHandleEvents(&context_, cq)) {
+                  const std::string& socket, ws::WebsocketEventType type, Broadcaster* broadcaster)
+      : socket_(socket),
+        type_(type),
+        cq_(cq),
+        broadcaster_(broadcaster),
+        call_(stub.PrepareAsyncHandleEvents(&context_, cq)) {
     call_->StartCall(&start_tag_);
   }
 
@@ -104,10 +123,14 @@ class AnsweringStream {
           answer.set_id(in_.id());
           answer.mutable_websocket_event_response()->mutable_connection_response()->set_reject(
               false);
-          Enqueue(std::move(answer));
+          if (broadcaster_ == nullptr || !Broadcast(in_.websocket_event_request(), &answer)) {
+            Enqueue(std::move(answer));
+          }
         }
         call_->Read(&in_, &read_tag_);
         break;
+      case Op::kSent:
+        break;  // handled by OnSent
       case Op::kWrite:
         out_.pop_front();
         if (!ok) out_.clear();  // the stream broke; the read fails too
@@ -118,12 +141,43 @@ class AnsweringStream {
         }
         break;
       case Op::kFinish:
+        finished_ = true;
         return true;
     }
     return false;
   }
 
+  // One Websocket.SendMessage of a broadcast; `left` is shared by the sends of
+  // one Message event, whose answer goes out when it reaches 0.
+  struct Pending {
+    int left = 0;
+    ws::ClientMessage answer;
+  };
+  struct SendCall {
+    Tag tag;
+    std::shared_ptr<Pending> pending;
+    grpc::ClientContext context;
+    ws::WebsocketSendRequest request;
+    ws::WebsocketSendResponse response;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<ws::WebsocketSendResponse>> reader;
+  };
+
+  // On the queue's thread: a SendMessage of this stream's broadcast completed.
+  void OnSent(SendCall* send) {
+    std::unique_ptr<SendCall> done(send);
+    // A stream that is ending writes nothing more (its membrane is gone).
+    if (--done->pending->left == 0 && !finish_wanted_ && !finished_) {
+      Enqueue(std::move(done->pending->answer));
+    }
+  }
+
  private:
+  // --broadcast: Connect and Disconnect keep the set of connections; a
+  // Message starts one send per connection. True when the answer waits for
+  // the sends (it was moved into their shared state).
+  bool Broadcast(const ws::WebsocketEventRequest& event, ws::ClientMessage* answer);
+
   void Enqueue(ws::ClientMessage message) {
     out_.push_back(std::move(message));
     if (out_.size() == 1) call_->Write(out_.front(), &write_tag_);
@@ -136,6 +190,8 @@ class AnsweringStream {
 
   const std::string socket_;
   const ws::WebsocketEventType type_;
+  grpc::CompletionQueue* const cq_;
+  Broadcaster* const broadcaster_;
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientAsyncReaderWriter<ws::ClientMessage, ws::ServerMessage>> call_;
   Tag start_tag_{this, Op::kStart};
@@ -145,15 +201,48 @@ class AnsweringStream {
   ws::ServerMessage in_;
   std::deque<ws::ClientMessage> out_;  // deque: pushing keeps &front() valid
   bool finish_wanted_ = false;
+  bool finished_ = false;
   grpc::Status status_;
 };
+
+// --broadcast's state: the connected clients and the stub to send with.
+struct Broadcaster {
+  std::unique_ptr<ws::Websocket::Stub> websocket;
+  std::unordered_set<std::string> connections;
+};
+
+bool AnsweringStream::Broadcast(const ws::WebsocketEventRequest& event, ws::ClientMessage* answer) {
+  if (event.has_connection()) {
+    broadcaster_->connections.insert(event.connection_id());
+    return false;
+  }
+  if (event.has_disconnection()) {
+    broadcaster_->connections.erase(event.connection_id());
+    return false;
+  }
+  if (!event.has_message() || broadcaster_->connections.empty()) return false;
+  auto pending = std::make_shared<Pending>();
+  pending->left = static_cast<int>(broadcaster_->connections.size());
+  pending->answer = std::move(*answer);
+  for (const std::string& id : broadcaster_->connections) {
+    auto* send = new SendCall;
+    send->tag = Tag{this, Op::kSent, send};
+    send->pending = pending;
+    send->request.set_socket_name(event.socket_name());
+    send->request.set_connection_id(id);
+    send->request.set_data(event.message().body());
+    send->reader = broadcaster_->websocket->AsyncSendMessage(&send->context, send->request, cq_);
+    send->reader->Finish(&send->response, &send->status, &send->tag);
+  }
+  return true;
+}
 
 // The streams and the thread that drives their completion queue.
 class Streams {
  public:
-  Streams(ws::WebsocketHandler::Stub& stub, const std::string& socket) {
+  Streams(ws::WebsocketHandler::Stub& stub, const std::string& socket, Broadcaster* broadcaster) {
     for (const auto type : {ws::Connect, ws::Disconnect, ws::Message}) {
-      streams_.push_back(std::make_unique<AnsweringStream>(stub, &cq_, socket, type));
+      streams_.push_back(std::make_unique<AnsweringStream>(stub, &cq_, socket, type, broadcaster));
     }
     thread_ = std::thread([this] { Serve(); });
   }
@@ -186,6 +275,10 @@ class Streams {
     bool ok = false;
     while (cq_.Next(&tag, &ok)) {
       auto* event = static_cast<AnsweringStream::Tag*>(tag);
+      if (event->op == AnsweringStream::Op::kSent) {
+        event->stream->OnSent(event->send);
+        continue;
+      }
       if (!event->stream->OnTag(event->op, ok)) continue;
       std::lock_guard lock(mu_);
       if (first_over_ == nullptr) first_over_ = event->stream;
@@ -237,10 +330,12 @@ bool Declare(const std::shared_ptr<grpc::Channel>& channel, const std::string& s
 int Run(int argc, char** argv) {
   std::string socket = "public";
   bool deadlock_detection = false;
+  bool broadcast = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--socket" && i + 1 < argc) socket = argv[++i];
     if (arg == "--absl-deadlock-detection") deadlock_detection = true;
+    if (arg == "--broadcast") broadcast = true;
   }
   if (!deadlock_detection) absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   const char* env_address = std::getenv("SERVICE_ADDRESS");
@@ -257,7 +352,8 @@ int Run(int argc, char** argv) {
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   if (!Declare(channel, socket)) return 1;
   auto stub = ws::WebsocketHandler::NewStub(channel);
-  Streams streams(*stub, socket);
+  Broadcaster broadcaster{ws::Websocket::NewStub(channel), {}};
+  Streams streams(*stub, socket, broadcast ? &broadcaster : nullptr);
 
   bool stopped_by_signal = false;
   const AnsweringStream* ended = nullptr;

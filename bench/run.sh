@@ -171,13 +171,16 @@ else
 fi
 
 # ---- 2. end to end and 3. broadcast: through the dev gateway --------------
-e2e_round() {  # e2e_round <bench> <mode> <plugin.so> <node app> <N list> <seconds> <drain>
+e2e_round() {  # e2e_round <bench> <mode> <plugin.so> <node app> <N list> <seconds> <drain> [contenders]
   local bench=$1 mode=$2 plugin=$3 app=$4 seconds=$6 drain=$7 n contender missing
   for n in $5; do
-    for contender in node host; do
+    for contender in ${8:-node host}; do
       if [[ $contender = host ]]; then
         missing=$(need "$MEMBRANE" "$HOST" "$plugin")
         [[ -z $missing ]] && cmd=("$HOST" --plugins "$(plugins_dir "$bench" "$plugin")")
+      elif [[ $contender = ceiling ]]; then
+        missing=$(need "$MEMBRANE" "$BIN/nitric-bench-ceiling")
+        cmd=("$BIN/nitric-bench-ceiling" --broadcast)
       else
         missing=$(need "$MEMBRANE" "$NODE_SDK")
         cmd=(node "$NODE_DIR/$app")
@@ -198,8 +201,10 @@ e2e_round() {  # e2e_round <bench> <mode> <plugin.so> <node app> <N list> <secon
 note "== end to end: websocket clients -> dev gateway -> echo (one message in flight per client)"
 e2e_round e2e echo "$BUILD_DIR/plugins/echo.so" echo-app.mjs "$E2E_N" "$DURATION" 3
 note "== broadcast: the seed's chat; 10 clients send, every client receives"
+# The ceiling (nitric-bench-ceiling --broadcast): the chat with nothing but
+# gRPC, connection ids in memory, every send on one completion queue.
 e2e_round broadcast broadcast "$BUILD_DIR/plugins/broadcast.so" broadcast-app.mjs \
-  "$BROADCAST_N" "$BROADCAST_DURATION" 15
+  "$BROADCAST_N" "$BROADCAST_DURATION" 15 "node host ceiling"
 
 # ---- report ---------------------------------------------------------------
 {
