@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the dependencies, builds, and runs nitric-host with the in-process
-# dev membrane and the example plugins. Prints where to connect.
+# Installs the dependencies, builds, and runs nitric-host with the dev membrane
+# (its child process) and the example plugins. Prints where to connect.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
