@@ -15,14 +15,14 @@
 
 namespace nitric::devserver {
 
-// Two threads poll the queue: while one runs a handler (a gateway send, a KV
-// call), the other reads the next requests; with one, a broadcast's pipelined
-// sends cost the host more per delivery (docs/ARCHITECTURE.md#dev-membrane).
-// Completions of one call may therefore run on either thread, never two of the
-// same operation at once.
+// One thread polls the queue: with two, they wake each other when few events
+// are in flight and an echo costs more; one costs a broadcast's host a little
+// more instead (docs/ARCHITECTURE.md#dev-membrane). The handlers stay correct
+// for several threads: completions of one call may run on any of them, never
+// two of the same operation at once.
 class CqPoller {
  public:
-  static constexpr int kThreads = 2;
+  static constexpr int kThreads = 1;
 
   // Whatever started an operation on the queue: told of its completion on a
   // polling thread.

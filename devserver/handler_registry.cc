@@ -53,7 +53,7 @@ std::chrono::milliseconds DeadlineTick(std::chrono::milliseconds timeout) {
 // gRPC allows one read, one write and one finish outstanding at a time; the
 // flags under mu_ say which are, and are set before the operation starts and
 // cleared by its completion, so the stream is released only once all are back.
-// Completions run on either polling thread (CqPoller), a read's and a write's
+// Completions may run on any polling thread (CqPoller), a read's and a write's
 // possibly at once.
 // The read chain (OnRead) is sequential, so `in_`, `socket_` and `type_` are
 // only written there (and `socket_`/`type_` only before `registered_` is
@@ -78,7 +78,7 @@ class HandlerRegistry::Stream final : public CqPoller::Handler,
   void OnCompletion(uint8_t op, bool ok) override {
     // The operation that completed keeps the stream from being released until
     // this thread has cleared its flag; from here on, this reference keeps it
-    // alive should the other polling thread release it meanwhile.
+    // alive should another polling thread release it meanwhile.
     const std::shared_ptr<Stream> self = shared_from_this();
     switch (op) {
       case kRead:

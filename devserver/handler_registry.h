@@ -52,7 +52,7 @@ struct HandlerRegistryOptions {
 // Thread-safety: every public method is thread-safe. Deliver() never blocks on
 // the network and never calls a callback while holding a lock. No thread is
 // dedicated to a stream: the calls are served with gRPC's completion-queue API
-// on a queue of the registry's own (CqPoller), which its two threads poll
+// on a queue of the registry's own (CqPoller), which its thread polls
 // (accepting calls, reads, write and finish completions, and the answers'
 // callbacks); another thread fails events whose deadline passed
 // (docs/ARCHITECTURE.md#dev-membrane).
