@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (fuzz/, clang with ASan and UBSan) in a build
 # folder of their own and runs each for FUZZ_SECONDS (default 60) from its
-# seed corpus in fuzz/corpus/<target>/. Fails on a crash, a leak, a sanitizer
+# seed corpus in fuzz/corpus/<target>/, FUZZ_PARALLEL (default 2) at a time. Fails on a crash, a leak, a sanitizer
 # finding or a hang (an input that runs longer than FUZZ_TIMEOUT, default 30 s).
 #
 #   scripts/fuzz.sh [BUILD_DIR] [TARGET...]   (default: build-fuzz, every target)
@@ -44,24 +44,42 @@ cmake --build "$build" -j"${JOBS:-2}" --target "${targets[@]}"
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1"
 export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1"
 
-failed=()
-for t in "${targets[@]}"; do
-  work="$build/fuzz/corpus/$t"
-  artifacts="$build/fuzz/artifacts/$t/"
+# FUZZ_PARALLEL targets run at once (default 2, one per core of the CI
+# machine); each fuzzes with one process (libFuzzer's -jobs/-workers stay 1).
+parallel=${FUZZ_PARALLEL:-2}
+
+fuzz_one() {  # TARGET; exit status 0 when the run ended without a finding
+  local t=$1
+  local work="$build/fuzz/corpus/$t" artifacts="$build/fuzz/artifacts/$t/"
   mkdir -p "$work" "$artifacts"
   echo "fuzz: $t for ${seconds}s ($(date -u +%H:%M:%S))"
-  # -jobs/-workers stay at 1: the run shares 2 cores with the rest of CI.
-  if ! "$build/fuzz/$t" -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=4096 \
-      -print_final_stats=1 -artifact_prefix="$artifacts" "$work" "fuzz/corpus/$t" \
-      >"$build/fuzz/$t.log" 2>&1; then
-    echo "fuzz: $t FAILED; last lines of $build/fuzz/$t.log:" >&2
+  "$build/fuzz/$t" -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=4096 \
+    -print_final_stats=1 -artifact_prefix="$artifacts" "$work" "fuzz/corpus/$t" \
+    >"$build/fuzz/$t.log" 2>&1
+}
+
+declare -A running=()  # pid -> target
+failed=()
+reap() {  # waits for one running target and reports it
+  local pid rc=0
+  wait -n -p pid "${!running[@]}" || rc=$?
+  local t=${running[$pid]}
+  unset "running[$pid]"
+  if [ "$rc" -ne 0 ]; then
+    echo "fuzz: $t FAILED (exit $rc); last lines of $build/fuzz/$t.log:" >&2
     tail -40 "$build/fuzz/$t.log" >&2
     failed+=("$t")
   else
-    grep -E "^stat::number_of_executed_units|^stat::new_units_added" "$build/fuzz/$t.log" | tr '\n' ' '
-    echo
+    echo "fuzz: $t: $(grep -E "^stat::number_of_executed_units|^stat::new_units_added" \
+      "$build/fuzz/$t.log" | tr '\n' ' ')"
   fi
+}
+for t in "${targets[@]}"; do
+  while [ "${#running[@]}" -ge "$parallel" ]; do reap; done
+  fuzz_one "$t" &
+  running[$!]=$t
 done
+while [ "${#running[@]}" -gt 0 ]; do reap; done
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "fuzz: failed: ${failed[*]}" >&2
   exit 1
