@@ -90,15 +90,18 @@ not_asan='^(install_layout_and_sdk|deb_package|deploy_[a-z_]+|plugin_out_of_tree
 tsan_tests='^([A-Za-z]+/)?(Dispatcher[A-Za-z]*|Session[A-Za-z]*|Reload[A-Za-z]*|StateHandOver[A-Za-z]*)\.'
 
 started=$(date +%s)
+status=0
 if [ "$which" = all ] || [ "$which" = asan ]; then
   dir="$prefix-asan"
   stage "address,undefined build in $dir"
   configure "$dir" address,undefined
   cmake --build "$dir" -j"$jobs"
   stage "address,undefined tests"
-  run_tests "$dir" -LE e2e -E "$deliberate_segv|$not_asan"
+  run_tests "$dir" -LE e2e -E "$deliberate_segv|$not_asan" || status=1
+  # Runs even when the pass above failed, so one run reports both.
   stage "address,undefined tests that die of SIGSEGV on purpose (handle_segv=0)"
-  ASAN_OPTIONS="$ASAN_OPTIONS:handle_segv=0" run_tests "$dir" -LE e2e -R "$deliberate_segv"
+  ASAN_OPTIONS="$ASAN_OPTIONS:handle_segv=0" run_tests "$dir" -LE e2e -R "$deliberate_segv" ||
+    status=1
 fi
 
 if [ "$which" = all ] || [ "$which" = tsan ]; then
@@ -111,6 +114,8 @@ if [ "$which" = all ] || [ "$which" = tsan ]; then
   cmake --build "$dir" -j"$jobs" --target tsan_host_unit_test tsan_host_reload_test \
     tsan_plugin_reload_test nitric-host nitric_test_plugins
   stage "thread tests"
-  run_tests "$dir" -R "$tsan_tests"
+  run_tests "$dir" -R "$tsan_tests" || status=1
 fi
-stage "done in $(( ($(date +%s) - started) / 60 )) min $(( ($(date +%s) - started) % 60 )) s"
+stage "done in $(( ($(date +%s) - started) / 60 )) min $(( ($(date +%s) - started) % 60 )) s "\
+  "($([ "$status" -eq 0 ] && echo passed || echo FAILED))"
+exit "$status"
