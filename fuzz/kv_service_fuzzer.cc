@@ -23,6 +23,7 @@
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
+#include "devserver/cq_poller.h"
 #include "devserver/kv_service.h"
 #include "devserver/kv_store.h"
 
@@ -35,6 +36,7 @@ struct Fixture {
   std::filesystem::path dir;
   std::unique_ptr<ds::KvStores> stores;
   std::unique_ptr<ds::KvService> service;
+  ds::CqPoller poller;  // serves the service's calls, as in the dev membrane
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<kv::KvStore::Stub> stub;
   std::unique_ptr<grpc::GenericStub> generic;
@@ -87,9 +89,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   if (!fixture->stores->Open().ok()) std::abort();
   fixture->service = std::make_unique<ds::KvService>(*fixture->stores);
   grpc::ServerBuilder builder;
+  fixture->poller.AddTo(builder);
   builder.RegisterService(fixture->service.get());
   fixture->server = builder.BuildAndStart();
   if (!fixture->server) std::abort();
+  fixture->poller.Start();
+  fixture->service->Start(fixture->poller);
   auto channel = fixture->server->InProcessChannel(grpc::ChannelArguments());
   fixture->stub = kv::KvStore::NewStub(channel);
   fixture->generic = std::make_unique<grpc::GenericStub>(channel);
