@@ -54,9 +54,10 @@ function(nitric_add_plugin name)
     -Wall -Wextra -Werror)
   # Every symbol must resolve at link time: a plugin that needs something the
   # host does not provide fails here, not at dlopen in production.
-  # (Not in the fuzz build: clang links its sanitizer runtimes into the
-  # executable only, so a plugin resolves them from the fuzzer at dlopen.)
-  if(NOT NITRIC_FUZZ)
+  # (Not in clang's sanitizer and fuzz builds: clang links its sanitizer
+  # runtimes into the executable only, so a plugin resolves them from the
+  # host or fuzzer at dlopen; NITRIC_SHARED_ALLOW_UNDEFINED, CMakeLists.txt.)
+  if(NOT NITRIC_SHARED_ALLOW_UNDEFINED)
     target_link_options(${name} PRIVATE -Wl,--no-undefined)
   endif()
   target_link_options(${name} PRIVATE -Wl,--version-script=${NITRIC_PLUGIN_VERSION_SCRIPT})

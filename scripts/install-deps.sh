@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config ninja-build clang-format
-  clang  # the -Wthread-safety build of the host libraries (scripts/thread-safety.sh)
+  clang  # fuzz, ASan+UBSan and -Wthread-safety builds (scripts/fuzz.sh, sanitize.sh)
   libclang-rt-14-dev  # libFuzzer, ASan and UBSan runtimes of clang 14 (scripts/fuzz.sh)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libboost-filesystem-dev libboost-system-dev

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the suite needs, builds everything and runs the whole test
 # suite (unit, integration, end-to-end with real Node clients, benchmark smoke
-# runs), then the clang -Wthread-safety build of the host libraries, the
-# fuzz targets (scripts/fuzz.sh, 60 s each; FUZZ_SECONDS overrides) and the
+# runs), then the fuzz targets (scripts/fuzz.sh, 60 s each; FUZZ_SECONDS
+# overrides), the unit and integration tests under ASan+UBSan (clang, whose
+# build also checks the lock annotations with -Wthread-safety) and the
 # dispatcher, reload and session tests under ThreadSanitizer
-# (scripts/sanitize.sh tsan). This is the command CI runs (.ci/run).
+# (scripts/sanitize.sh). This is the command CI runs (.ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,15 +33,13 @@ for run in $(seq 1 "${STARVED_RUNS:-3}"); do
   bash tests/starve.sh "$build_dir" -R "$starved"
 done
 
-# The lock annotations are checked only by clang: build the host libraries
-# once more with clang -Wthread-safety -Werror (a separate build folder).
-JOBS=$jobs bash scripts/thread-safety.sh "${build_dir}-thread-safety"
-
 # The libFuzzer targets (clang), FUZZ_SECONDS each (default 60).
 JOBS=$jobs bash scripts/fuzz.sh "${build_dir}-fuzz"
 
-# The dispatcher, reload and session tests under TSan (GCC, a build folder of
-# its own; about 9 minutes cold on 2 cores); any report fails. The ASan+UBSan
-# half (scripts/sanitize.sh asan) is not run here yet: its cold build alone
-# would take CI past 45 minutes (README, Fuzzing and sanitizers).
-JOBS=$jobs bash scripts/sanitize.sh tsan "${build_dir}"
+# The unit and integration tests under ASan+UBSan (clang at -O0, in
+# BUILD_DIR-asan; about 7 minutes cold on 2 cores to build, 4 to run), whose
+# build also checks the lock annotations (-Wthread-safety -Werror, as
+# scripts/thread-safety.sh does); then the dispatcher, reload and session
+# tests under TSan (GCC, BUILD_DIR-tsan; about 9 minutes cold). Any sanitizer
+# report fails the run. Both run even when one fails.
+JOBS=$jobs bash scripts/sanitize.sh all "${build_dir}"

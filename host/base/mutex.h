@@ -20,7 +20,8 @@
 // scoped lock passed by reference, but it does follow REQUIRES(mu_).)
 //
 // scripts/thread-safety.sh builds the host libraries with clang and
-// -Wthread-safety -Werror; with GCC the attributes compile to nothing.
+// -Wthread-safety -Werror, and so does CI's ASan+UBSan build
+// (scripts/sanitize.sh); with GCC the attributes compile to nothing.
 #pragma once
 
 #include <chrono>

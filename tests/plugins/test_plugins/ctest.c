@@ -470,16 +470,18 @@ static int send_command(state* st, nitric_event* ev, nitric_str body, nitric_sta
   }
   buf_puts(&text, "hello from ");
   buf_append(&text, sender.ptr, sender.len);
-  if (which == 0) {
-    s = api->ws_send(st->host, sock(st), target, str_of(text.ptr, text.len));
+  (void)which; /* only sendto: with the 1.0 header */
 #if NITRIC_ABI_MINOR >= 1
-  } else if (which == 1) {
+  if (which == 1) {
     s = api->ws_send_start(st->host, sock(st), target, str_of(text.ptr, text.len), NULL);
-  } else {
+  } else if (which == 2) {
     nitric_send_id id = 0;
     s = api->ws_send_start(st->host, sock(st), target, str_of(text.ptr, text.len), &id);
     if (s == NITRIC_OK) s = api->ws_send_wait(st->host, id);
+  } else
 #endif
+  {
+    s = api->ws_send(st->host, sock(st), target, str_of(text.ptr, text.len));
   }
   free(text.ptr);
   *out = reply_status(st, ev, s);
