@@ -43,6 +43,7 @@ uint64_t NextCallSerial() {
 
 void SendBatch::State::WakeWaiterIfDue(int64_t completed_index) {
   const bool due = waiting_for == kAnyCompletion || (waiting_for == kAllDone && in_flight == 0) ||
+                   (waiting_for == kFewInFlight && in_flight <= kResumeAt) ||
                    (waiting_for >= 0 && waiting_for == completed_index);
   if (due) done.notify_all();
 }
@@ -68,9 +69,12 @@ std::string SendBatch::Reserve(std::string_view socket, std::string_view connect
   std::string target = TargetKey(socket, connection);
   if (!state_) state_ = std::make_shared<State>();  // first send of this batch
   MutexLock lock(&state_->mu);
-  while (state_->in_flight >= kMaxInFlight || state_->targets.count(target) != 0) {
-    state_->WaitFor(State::kAnyCompletion);
+  // Loops, not single waits: a condition variable may wake up spuriously.
+  if (state_->in_flight >= kMaxInFlight) {
+    while (state_->in_flight > kResumeAt) state_->WaitFor(State::kFewInFlight);
   }
+  // Only completions change in_flight meanwhile, so it stays below the bound.
+  while (state_->targets.count(target) != 0) state_->WaitFor(State::kAnyCompletion);
   ++state_->in_flight;
   state_->targets.insert(target);
   return target;

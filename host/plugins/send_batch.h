@@ -15,6 +15,9 @@
 //   - sends to the same connection keep their order (a second send to a
 //     target with one in flight waits for it first);
 //   - at most kMaxInFlight sends of one call are in flight (backpressure);
+//     once there, the handler sleeps until only kResumeAt are left, so a
+//     long fan-out costs a wake-up per kMaxInFlight - kResumeAt completions,
+//     not one per completion;
 //   - any other membrane call of the handler (close, KV) waits for the sends
 //     before it, so only a run of consecutive sends is pipelined;
 //   - a send that fails makes the handler's call fail with that error (logged;
@@ -49,6 +52,7 @@ class MembraneClient;
 class SendBatch {
  public:
   static constexpr int kMaxInFlight = 64;
+  static constexpr int kResumeAt = kMaxInFlight / 2;
 
   // The first failed send of a batch.
   struct Failure {
@@ -132,11 +136,14 @@ class SendBatch {
     // What the batch's one waiter (the thread running the handler) waits
     // for, so that a completion wakes it only when that came true: a
     // broadcast's 50 completions then cost one or two wake-ups, not 50.
-    // kNobody, kAnyCompletion (Reserve), kAllDone (Flush, Finish), or the
-    // index of a tracked send (Wait).
+    // kNobody, kAnyCompletion (Reserve, a send to the same target in
+    // flight), kFewInFlight (Reserve, kMaxInFlight in flight: until kResumeAt
+    // are left), kAllDone (Flush, Finish), or the index of a tracked send
+    // (Wait).
     static constexpr int64_t kNobody = -1;
     static constexpr int64_t kAnyCompletion = -2;
     static constexpr int64_t kAllDone = -3;
+    static constexpr int64_t kFewInFlight = -4;
     int64_t waiting_for ABSL_GUARDED_BY(mu) = kNobody;
 
     // Called by a completion, under mu, after it updated the counts.

@@ -7,12 +7,15 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "host/base/membrane_client.h"
+#include "host/base/poller.h"
 
 namespace nitric::host {
 namespace {
@@ -79,6 +82,109 @@ TEST(SendBatchTest, BoundsWhatIsInFlightAndSerialisesSendsToOneConnection) {
   EXPECT_LE(membrane.max_in_flight_, SendBatch::kMaxInFlight);
   EXPECT_GT(membrane.max_in_flight_, 1) << "sends to different connections overlap";
   EXPECT_EQ(membrane.max_per_target_, 1) << "a connection never has two sends in flight";
+}
+
+// Holds every send until the test completes it, and records how many were in
+// flight when each started. As the handler thread's poller (host/base/poller.h)
+// it also sees each time that thread is about to block on the batch.
+class GatedMembrane final : public MembraneClient, public Poller {
+ public:
+  bool PipelinesSends() const override { return true; }
+  void SendAsync(std::string_view, std::string_view, std::string_view, SendDone done) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    in_flight_at_start_.push_back(static_cast<int>(held_.size()));
+    held_.push_back(std::move(done));
+    changed_.notify_all();
+  }
+  Status Send(std::string_view, std::string_view, std::string_view) override { return Status(); }
+  Status Close(std::string_view, std::string_view) override { return Status(); }
+  Status SocketUrl(std::string_view, std::string*) override { return Status(); }
+  Status KvGet(std::string_view, std::string_view, std::string*) override { return Status(); }
+  Status KvSet(std::string_view, std::string_view, std::string_view) override { return Status(); }
+  Status KvDelete(std::string_view, std::string_view) override { return Status(); }
+  Status KvKeys(std::string_view, std::string_view, std::vector<std::string>*) override {
+    return Status();
+  }
+  bool Polling(const void*) const override { return true; }
+  // SendBatch calls it (through AboutToBlock) holding the lock its
+  // completions take: the handler is waiting before any completion counts.
+  void HandOff(const void*) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++blocks_;
+    changed_.notify_all();
+  }
+
+  // Waits until `n` sends started or `timeout` passed; returns how many did.
+  size_t WaitForStarts(size_t n, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait_for(lock, timeout, [&] { return in_flight_at_start_.size() >= n; });
+    return in_flight_at_start_.size();
+  }
+  // Waits until the handler announced that it blocks; false after `timeout`.
+  bool WaitForBlock(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return changed_.wait_for(lock, timeout, [&] { return blocks_ > 0; });
+  }
+  // Completes the oldest held send; false when none is held.
+  bool CompleteOldest() {
+    SendDone done;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (held_.empty()) return false;
+      done = std::move(held_.front());
+      held_.pop_front();
+    }
+    done(Status());
+    return true;
+  }
+  std::vector<int> InFlightAtStart() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return in_flight_at_start_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<SendDone> held_;
+  std::vector<int> in_flight_at_start_;
+  int blocks_ = 0;
+};
+
+TEST(SendBatchTest, AtTheBoundTheHandlerResumesOnlyOnceHalfItsSendsCompleted) {
+  constexpr size_t kSends = 100;
+  GatedMembrane membrane;
+  SendBatch batch;
+  std::atomic<bool> finished{false};
+  std::unique_ptr<SendBatch::Failure> failure;
+  std::thread handler([&] {
+    CurrentPollerTurn() = PollerTurn{&membrane, &membrane};
+    for (size_t i = 0; i < kSends; ++i) batch.Start(&membrane, "s", std::to_string(i), "x");
+    failure = batch.Finish();
+    finished = true;
+  });
+  // Nothing completes until the handler reached the bound and waits there.
+  ASSERT_EQ(membrane.WaitForStarts(SendBatch::kMaxInFlight, 60s),
+            static_cast<size_t>(SendBatch::kMaxInFlight));
+  ASSERT_TRUE(membrane.WaitForBlock(60s));
+  // One completion at a time; after each, a handler that resumed too early
+  // has a moment to start its next send (a correct one starts nothing until
+  // kResumeAt, so the wait only costs time).
+  size_t started = SendBatch::kMaxInFlight;
+  while (!finished) {
+    if (!membrane.CompleteOldest()) {
+      std::this_thread::yield();  // the handler is between two sends
+    } else if (started < kSends) {
+      started = membrane.WaitForStarts(started + 1, 5ms);
+    }
+  }
+  handler.join();
+  EXPECT_EQ(failure, nullptr);
+  const std::vector<int> seen = membrane.InFlightAtStart();
+  ASSERT_EQ(seen.size(), kSends);
+  EXPECT_EQ(seen[SendBatch::kMaxInFlight - 1], SendBatch::kMaxInFlight - 1);
+  EXPECT_LE(seen[SendBatch::kMaxInFlight], SendBatch::kResumeAt)
+      << "the first send after the bound started with " << seen[SendBatch::kMaxInFlight]
+      << " in flight";
 }
 
 TEST(SendBatchTest, FinishReportsTheFirstFailureAndTheBatchCanBeReused) {
