@@ -40,6 +40,6 @@ JOBS=$jobs bash scripts/fuzz.sh "${build_dir}-fuzz"
 # BUILD_DIR-asan; about 7 minutes cold on 2 cores to build, 4 to run), whose
 # build also checks the lock annotations (-Wthread-safety -Werror, as
 # scripts/thread-safety.sh does); then the dispatcher, reload and session
-# tests under TSan (GCC, BUILD_DIR-tsan; about 9 minutes cold). Any sanitizer
+# tests under TSan (GCC, BUILD_DIR-tsan; about 5 minutes cold). Any sanitizer
 # report fails the run. Both run even when one fails.
 JOBS=$jobs bash scripts/sanitize.sh all "${build_dir}"
