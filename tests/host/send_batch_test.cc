@@ -22,14 +22,28 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// The membrane calls these tests do not make: each succeeds at once.
+class PipelineOnlyMembrane : public MembraneClient {
+ public:
+  bool PipelinesSends() const override { return true; }
+  Status Send(std::string_view, std::string_view, std::string_view) override { return Status(); }
+  Status Close(std::string_view, std::string_view) override { return Status(); }
+  Status SocketUrl(std::string_view, std::string*) override { return Status(); }
+  Status KvGet(std::string_view, std::string_view, std::string*) override { return Status(); }
+  Status KvSet(std::string_view, std::string_view, std::string_view) override { return Status(); }
+  Status KvDelete(std::string_view, std::string_view) override { return Status(); }
+  Status KvKeys(std::string_view, std::string_view, std::vector<std::string>*) override {
+    return Status();
+  }
+};
+
 // Completes each send after a short while from its own thread, newest first,
 // recording how many were in flight at once, overall and per connection.
-class SlowMembrane final : public MembraneClient {
+class SlowMembrane final : public PipelineOnlyMembrane {
  public:
   ~SlowMembrane() override {
     for (auto& t : completers_) t.join();
   }
-  bool PipelinesSends() const override { return true; }
   void SendAsync(std::string_view, std::string_view connection, std::string_view,
                  SendDone done) override {
     const std::string target(connection);
@@ -48,15 +62,6 @@ class SlowMembrane final : public MembraneClient {
       }
       done(target == "gone" ? Status(NITRIC_ERR_NOT_FOUND, "no such connection") : Status());
     });
-  }
-  Status Send(std::string_view, std::string_view, std::string_view) override { return Status(); }
-  Status Close(std::string_view, std::string_view) override { return Status(); }
-  Status SocketUrl(std::string_view, std::string*) override { return Status(); }
-  Status KvGet(std::string_view, std::string_view, std::string*) override { return Status(); }
-  Status KvSet(std::string_view, std::string_view, std::string_view) override { return Status(); }
-  Status KvDelete(std::string_view, std::string_view) override { return Status(); }
-  Status KvKeys(std::string_view, std::string_view, std::vector<std::string>*) override {
-    return Status();
   }
 
   int in_flight() {
@@ -87,23 +92,13 @@ TEST(SendBatchTest, BoundsWhatIsInFlightAndSerialisesSendsToOneConnection) {
 // Holds every send until the test completes it, and records how many were in
 // flight when each started. As the handler thread's poller (host/base/poller.h)
 // it also sees each time that thread is about to block on the batch.
-class GatedMembrane final : public MembraneClient, public Poller {
+class GatedMembrane final : public PipelineOnlyMembrane, public Poller {
  public:
-  bool PipelinesSends() const override { return true; }
   void SendAsync(std::string_view, std::string_view, std::string_view, SendDone done) override {
     std::lock_guard<std::mutex> lock(mu_);
     in_flight_at_start_.push_back(static_cast<int>(held_.size()));
     held_.push_back(std::move(done));
     changed_.notify_all();
-  }
-  Status Send(std::string_view, std::string_view, std::string_view) override { return Status(); }
-  Status Close(std::string_view, std::string_view) override { return Status(); }
-  Status SocketUrl(std::string_view, std::string*) override { return Status(); }
-  Status KvGet(std::string_view, std::string_view, std::string*) override { return Status(); }
-  Status KvSet(std::string_view, std::string_view, std::string_view) override { return Status(); }
-  Status KvDelete(std::string_view, std::string_view) override { return Status(); }
-  Status KvKeys(std::string_view, std::string_view, std::vector<std::string>*) override {
-    return Status();
   }
   bool Polling(const void*) const override { return true; }
   // SendBatch calls it (through AboutToBlock) holding the lock its
