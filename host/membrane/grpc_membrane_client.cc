@@ -1,5 +1,8 @@
 #include "host/membrane/grpc_membrane_client.h"
 
+#include <condition_variable>
+#include <mutex>
+
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 
@@ -249,13 +252,63 @@ Status GrpcMembraneClient::KvKeysCall(std::string_view store, std::string_view p
   kvproto::KvStoreScanKeysRequest request;
   request.mutable_store()->set_name(std::string(store));
   request.set_prefix(std::string(prefix));
+  keys->clear();
+  if (queue_ != nullptr) return KvKeysOnQueue(request, keys);
   grpc::ClientContext context;
   Prepare(&context);
   auto reader = kv_->ScanKeys(&context, request);
   kvproto::KvStoreScanKeysResponse response;
-  keys->clear();
   while (reader->Read(&response)) keys->push_back(std::move(*response.mutable_key()));
   return StatusFromGrpc(reader->Finish());
+}
+
+Status GrpcMembraneClient::KvKeysOnQueue(const kvproto::KvStoreScanKeysRequest& request,
+                                         std::vector<std::string>* keys) {
+  // The scan is read on the polling thread, one Read started as the last one
+  // completes, and the caller is woken once, when the stream has ended. A
+  // synchronous reader costs the caller a wake-up for every key instead:
+  // gRPC's poller (the queue's thread) reads the stream and hands each
+  // message over (bench/RESULTS.md, section 3).
+  struct Scan final : CompletionQueueThread::Tag {
+    enum Step { kStarted, kReading, kFinished };
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientAsyncReader<kvproto::KvStoreScanKeysResponse>> reader;
+    kvproto::KvStoreScanKeysResponse response;
+    grpc::Status status;
+    std::vector<std::string>* keys = nullptr;
+    Step step = kStarted;
+    std::mutex mu;
+    std::condition_variable ended;
+    bool done = false;  // guarded by mu
+
+    void OnComplete(bool ok) override {
+      if (step == kFinished) {
+        // Notified under the lock: the caller, which owns this, cannot
+        // return before the notify is done.
+        std::lock_guard lock(mu);
+        done = true;
+        ended.notify_one();
+        return;
+      }
+      if (ok && step == kReading) keys->push_back(std::move(*response.mutable_key()));
+      CompletionQueueThread::Starting(this);
+      if (ok) {
+        step = kReading;
+        reader->Read(&response, this);
+      } else {  // not started (the membrane is unreachable), or the stream ended
+        step = kFinished;
+        reader->Finish(&status, this);
+      }
+    }
+  } scan;
+  scan.keys = keys;
+  Prepare(&scan.context);
+  scan.reader = kv_->PrepareAsyncScanKeys(&scan.context, request, queue_->cq());
+  CompletionQueueThread::Starting(&scan);
+  scan.reader->StartCall(&scan);
+  std::unique_lock lock(scan.mu);
+  scan.ended.wait(lock, [&scan] { return scan.done; });
+  return StatusFromGrpc(scan.status);
 }
 
 }  // namespace nitric::host

@@ -70,6 +70,9 @@ class GrpcMembraneClient final : public MembraneClient {
   Status KvDeleteCall(std::string_view store, std::string_view key);
   Status KvKeysCall(std::string_view store, std::string_view prefix,
                     std::vector<std::string>* keys);
+  // KvKeysCall's stream, read on the completion queue's thread.
+  Status KvKeysOnQueue(const proto::kvstore::v1::KvStoreScanKeysRequest& request,
+                       std::vector<std::string>* keys);
   Status CountKv(std::string_view store, KvOp op, Status status) const;
 
   const std::string service_name_;
