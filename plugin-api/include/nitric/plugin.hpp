@@ -822,6 +822,12 @@ inline BroadcastResult Broadcast(const Websocket& ws, const KvStore& store, std:
   }
   // Every send is in flight before the first wait; keys are deleted only
   // after all completed (a KV call waits for the sends before it anyway).
+  // The last send is waited for first: sends complete about in the order
+  // they started, so the handler sleeps once for nearly all of them, where
+  // waiting in order woke it for every few completions (a wake-up and a
+  // lock handed back and forth each time). Wait() keeps its result, so the
+  // second loop only collects them, in order.
+  for (auto it = targets.rbegin(); it != targets.rend(); ++it) it->send.Wait();
   for (Target& target : targets) {
     nitric::Error err = target.send.Wait();
     if (!err) {
