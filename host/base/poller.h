@@ -21,15 +21,46 @@
 // methods are thread-safe.
 #pragma once
 
+#include <memory>
+
 namespace nitric::host {
+
+// Work the polling thread puts off while it runs a completion, but which must
+// not wait for a handler that blocks there (Poller::Defer).
+class Deferred {
+ public:
+  virtual void RunDeferred() = 0;
+
+ protected:
+  ~Deferred() = default;
+};
 
 class Poller {
  public:
   // True while `turn` is the one polling.
   virtual bool Polling(const void* turn) const = 0;
   // If `turn` is still the one polling, passes polling to another thread.
-  // From any thread; `turn` keeps running what it runs.
+  // From any thread; `turn` keeps running what it runs. Runs the work
+  // deferred on `turn`, if any, once the turn has passed on.
   virtual void HandOff(const void* turn) = 0;
+
+  // Puts `work` off until the thread serving `turn` takes it back
+  // (TakeDeferred, when its completion is done) or the turn is handed off,
+  // whichever comes first; runs it at once if `turn` is no longer polling.
+  // One piece of work per turn. From the thread serving `turn` only.
+  // EventStream defers its next read this way while an inline handler runs
+  // (docs/ARCHITECTURE.md#inline-handlers). A poller that does not hand
+  // off runs it at once.
+  virtual void Defer(const void* turn, std::shared_ptr<Deferred> work) {
+    (void)turn;
+    work->RunDeferred();
+  }
+  // The work deferred on `turn` that no hand-off has run, now the caller's
+  // to run; null if none.
+  virtual std::shared_ptr<Deferred> TakeDeferred(const void* turn) {
+    (void)turn;
+    return nullptr;
+  }
 
  protected:
   ~Poller() = default;

@@ -53,22 +53,43 @@ void CompletionQueueThread::Shutdown() {
 }
 
 void CompletionQueueThread::HandOff(const void* turn) {
+  std::shared_ptr<Deferred> deferred;
+  {
+    std::lock_guard lock(mu_);
+    if (active_.load(std::memory_order_relaxed) != turn || drained_) return;
+    deferred = std::move(ThreadOf(turn)->deferred);
+    if (waiting_ > 0) {
+      // No thread named: the first to look takes the turn (Run), the woken
+      // standby or the thread giving it away, if its completion returns first.
+      active_.store(nullptr, std::memory_order_release);
+      standby_.notify_one();
+    } else {
+      try {
+        StartThreadLocked();
+      } catch (const std::system_error& e) {
+        // Polling stays with the blocked thread: its other streams wait until
+        // the handler returns, as they would without hand-off.
+        spdlog::error("completion queue: cannot start another polling thread ({})", e.what());
+      }
+    }
+  }
+  if (deferred) deferred->RunDeferred();
+}
+
+void CompletionQueueThread::Defer(const void* turn, std::shared_ptr<Deferred> work) {
+  {
+    std::lock_guard lock(mu_);
+    if (active_.load(std::memory_order_relaxed) == turn) {
+      ThreadOf(turn)->deferred = std::move(work);
+      return;
+    }
+  }
+  work->RunDeferred();  // handed off already: nothing to wait for
+}
+
+std::shared_ptr<Deferred> CompletionQueueThread::TakeDeferred(const void* turn) {
   std::lock_guard lock(mu_);
-  if (active_.load(std::memory_order_relaxed) != turn || drained_) return;
-  if (waiting_ > 0) {
-    // No thread named: the first to look takes the turn (Run), the woken
-    // standby or the thread giving it away, if its completion returns first.
-    active_.store(nullptr, std::memory_order_release);
-    standby_.notify_one();
-    return;
-  }
-  try {
-    StartThreadLocked();
-  } catch (const std::system_error& e) {
-    // Polling stays with the blocked thread: its other streams wait until
-    // the handler returns, as they would without hand-off.
-    spdlog::error("completion queue: cannot start another polling thread ({})", e.what());
-  }
+  return std::move(ThreadOf(turn)->deferred);
 }
 
 int CompletionQueueThread::threads() const {

@@ -31,6 +31,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -86,6 +87,8 @@ class CompletionQueueThread final : public Poller {
     return active_.load(std::memory_order_acquire) == turn;
   }
   void HandOff(const void* turn) override;
+  void Defer(const void* turn, std::shared_ptr<Deferred> work) override;
+  std::shared_ptr<Deferred> TakeDeferred(const void* turn) override;
 
   // Threads that have polled (1 until the first hand-off).
   int threads() const;
@@ -93,7 +96,12 @@ class CompletionQueueThread final : public Poller {
  private:
   struct Thread {
     std::thread thread;
+    std::shared_ptr<Deferred> deferred;  // guarded by mu_
   };
+  // The thread a turn names (Run's `self`).
+  static Thread* ThreadOf(const void* turn) {
+    return const_cast<Thread*>(static_cast<const Thread*>(turn));
+  }
 
   void Run(Thread* self);
   // Starts a thread and gives it the turn; throws (turn unchanged) if it

@@ -7,6 +7,7 @@
 #include <grpcpp/support/proto_buffer_reader.h>
 #include <spdlog/spdlog.h>
 
+#include "host/base/poller.h"
 #include "host/membrane/channel.h"
 #include "nitric/proto/event_type.h"
 
@@ -170,9 +171,7 @@ void EventStream::OnReadDone(bool ok) {
       // reading (the membrane's sends then wait on HTTP/2 flow control)
       // until OnRoom(). One relaxed load per event when there is room.
       const bool read_on = dispatcher_->HasRoom() || dispatcher_->WaitForRoom(this);
-      // The next read starts before an inline handler runs: should it block
-      // (and polling pass to another thread), this stream's later events
-      // still arrive. The stream stays alive through the event's reply_to.
+      // The stream stays alive through the event's reply_to.
       if (!run_here) {
         if (read_on) StartRead();
         return;
@@ -180,10 +179,20 @@ void EventStream::OnReadDone(bool ok) {
       // Once the read is started, another thread may end the stream: keep
       // it alive for the bookkeeping after the run.
       std::shared_ptr<EventStream> keep = self_;
-      if (read_on) StartRead();
+      // The next read starts once the inline handler returned. Started
+      // before it, gRPC 1.51 sent the handler's answer and the read's
+      // flow-control update (WINDOW_UPDATE) with a sendmsg each; started
+      // after, both leave in one (at one connection, 25 instead of 31 µs of
+      // CPU per event, bench/RESULTS.md). Should the handler block or run
+      // long first, the hand-off of polling starts the read (Poller::Defer),
+      // so this stream's later events still arrive.
+      const PollerTurn& turn = CurrentPollerTurn();
+      if (read_on) turn.poller->Defer(turn.turn, keep);
       const auto took =
           std::chrono::duration_cast<std::chrono::microseconds>(dispatcher_->RunInline(run_here))
               .count();
+      if (std::shared_ptr<Deferred> read = turn.poller->TakeDeferred(turn.turn))
+        read->RunDeferred();
       // Several slow runs in a row, not one: on a busy machine a short
       // handler is sometimes preempted.
       const uint32_t slow = keep->inline_slow_runs_.load(std::memory_order_relaxed);

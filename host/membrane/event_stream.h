@@ -7,8 +7,9 @@
 // Uses gRPC's completion-queue API (completion_queue_thread.h): every
 // completion runs on the host's polling completion-queue thread, which moves
 // the event into the dispatcher and starts the next read; when the event's
-// connection has nothing queued and this stream's handlers are short, it then
-// runs the event itself (docs/ARCHITECTURE.md#inline-handlers). Answers are
+// connection has nothing queued and this stream's handlers are short, it
+// runs the event itself first and starts the read after it, or at the
+// hand-off should the handler block (docs/ARCHITECTURE.md#inline-handlers). Answers are
 // written one at a time (one Write outstanding, started by the thread that
 // answers when the stream is idle, else by the queue thread when the previous
 // write completes; the rest wait in a queue that the writer takes over in
@@ -91,6 +92,7 @@ class HandleEventsMethod {
 
 class EventStream final : public EventReplier,
                           public Dispatcher::RoomWaiter,
+                          public Deferred,
                           public std::enable_shared_from_this<EventStream> {
  public:
   // Told about the stream's life. Called on the queue thread: must not block
@@ -160,6 +162,8 @@ class EventStream final : public EventReplier,
   // stopped reading (back-pressure, dispatcher.h); starts the next read. On
   // a worker thread, while no read is outstanding.
   void OnRoom() override;
+  // Deferred: the read put off while an inline handler runs (OnReadDone).
+  void RunDeferred() override { StartRead(); }
   void OnWriteDone(bool ok);
   void OnWritesDoneDone(bool ok);
   void OnFinished(bool ok);

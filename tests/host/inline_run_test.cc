@@ -8,6 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -362,6 +364,109 @@ TEST(CompletionQueueThreadTest, ACompletionAboutToBlockPassesPollingOn) {
   // Outside a completion, AboutToBlock does nothing.
   AboutToBlock();
   EXPECT_EQ(queue.threads(), 2);
+  queue.Shutdown();
+}
+
+// Work deferred on the polling thread (EventStream's next read while an
+// inline handler runs) runs exactly once: taken back when the completion is
+// done, or run by whoever hands the turn off (the handler's AboutToBlock, or
+// the dispatcher's watch from its own thread) — never left waiting for a
+// handler that blocks.
+class CountingWork final : public Deferred {
+ public:
+  void RunDeferred() override {
+    std::lock_guard lock(mu_);
+    ++runs_;
+    ran_on_ = std::this_thread::get_id();
+  }
+  int runs() const {
+    std::lock_guard lock(mu_);
+    return runs_;
+  }
+  std::thread::id ran_on() const {
+    std::lock_guard lock(mu_);
+    return ran_on_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  int runs_ = 0;
+  std::thread::id ran_on_;
+};
+
+// Runs `body` as a completion on `queue`'s polling thread and waits for it.
+void OnThePollingThread(CompletionQueueThread* queue, std::function<void()> body) {
+  std::promise<void> done;
+  AlarmTag tag;
+  tag.on_complete = [&] {
+    body();
+    done.set_value();
+  };
+  grpc::Alarm alarm;
+  alarm.Set(queue->cq(), std::chrono::system_clock::now(), &tag);
+  ASSERT_EQ(done.get_future().wait_for(30s), std::future_status::ready);
+}
+
+TEST(CompletionQueueThreadTest, DeferredWorkIsTakenBackWhenNothingHandsTheTurnOff) {
+  CompletionQueueThread queue("test-cq");
+  auto work = std::make_shared<CountingWork>();
+  std::shared_ptr<Deferred> taken, taken_again;
+  OnThePollingThread(&queue, [&] {
+    const PollerTurn& turn = CurrentPollerTurn();
+    turn.poller->Defer(turn.turn, work);
+    taken = turn.poller->TakeDeferred(turn.turn);
+    taken_again = turn.poller->TakeDeferred(turn.turn);
+  });
+  EXPECT_EQ(work->runs(), 0) << "Defer ran the work while the turn was still polling";
+  EXPECT_EQ(taken, work);
+  EXPECT_EQ(taken_again, nullptr);
+  EXPECT_EQ(queue.threads(), 1);
+  queue.Shutdown();
+}
+
+TEST(CompletionQueueThreadTest, AboutToBlockRunsTheDeferredWorkAsItPassesPollingOn) {
+  CompletionQueueThread queue("test-cq");
+  auto work = std::make_shared<CountingWork>();
+  int runs_after_block = -1;
+  std::shared_ptr<Deferred> taken;
+  std::thread::id polling_thread;
+  OnThePollingThread(&queue, [&] {
+    polling_thread = std::this_thread::get_id();
+    const PollerTurn& turn = CurrentPollerTurn();
+    turn.poller->Defer(turn.turn, work);
+    AboutToBlock();
+    runs_after_block = work->runs();
+    taken = turn.poller->TakeDeferred(turn.turn);
+    // Deferred after the turn has passed on: nothing to wait for.
+    turn.poller->Defer(turn.turn, work);
+  });
+  EXPECT_EQ(runs_after_block, 1) << "the hand-off left the deferred work waiting for the handler";
+  EXPECT_EQ(taken, nullptr) << "the work would run twice";
+  EXPECT_EQ(work->runs(), 2);
+  EXPECT_EQ(work->ran_on(), polling_thread);
+  EXPECT_EQ(queue.threads(), 2);
+  queue.Shutdown();
+}
+
+TEST(CompletionQueueThreadTest, AHandOffFromAnotherThreadRunsTheDeferredWorkThere) {
+  CompletionQueueThread queue("test-cq");
+  auto work = std::make_shared<CountingWork>();
+  std::thread::id watch_thread;
+  std::shared_ptr<Deferred> taken;
+  OnThePollingThread(&queue, [&] {
+    const PollerTurn& turn = CurrentPollerTurn();
+    turn.poller->Defer(turn.turn, work);
+    // The dispatcher's watch, handing off a handler that runs long.
+    std::thread watch([&] {
+      watch_thread = std::this_thread::get_id();
+      turn.poller->HandOff(turn.turn);
+    });
+    watch.join();
+    taken = turn.poller->TakeDeferred(turn.turn);
+  });
+  EXPECT_EQ(work->runs(), 1);
+  EXPECT_EQ(work->ran_on(), watch_thread);
+  EXPECT_EQ(taken, nullptr);
   queue.Shutdown();
 }
 
