@@ -19,10 +19,49 @@ const read = (path) => {
   }
 };
 
-const results = read(args.results)
-  .split('\n')
-  .filter((line) => line.trim())
-  .map((line) => JSON.parse(line));
+// A full run measures each configuration several times (run.sh's ROUNDS), the
+// contenders taking turns. Each figure reported is the median of its rounds,
+// so that one slow moment of a shared machine does not decide a ratio; peaks
+// and maxima are the largest of the rounds, and what went wrong (lost events,
+// bad answers, dropped clients) is summed, so no round's failure is hidden.
+// A configuration none of whose rounds succeeded keeps its first failure.
+const SUMMED = ['lost', 'send_failures', 'bad_answers', 'rejects', 'unanswered', 'mismatched',
+  'dropped_clients'];
+const LARGEST = ['max_us', 'storm_max_us', 'peak_rss_kib', 'app_peak_rss_kib',
+  'membrane_peak_rss_kib'];
+const median = (values) => {
+  const v = [...values].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+function mergeRounds(rows) {
+  const groups = new Map();
+  for (const r of rows) {
+    const key = [r.bench, r.contender, r.connections ?? r.clients, r.writes, r.in_flight].join('\t');
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(r);
+  }
+  return [...groups.values()].map((group) => {
+    const ok = group.filter((r) => r.status === 'ok');
+    if (ok.length === 0) return group[0];
+    const merged = { ...ok[0], rounds: ok.length };
+    for (const [field, value] of Object.entries(ok[0])) {
+      if (typeof value !== 'number' || !ok.every((r) => typeof r[field] === 'number')) continue;
+      const values = ok.map((r) => r[field]);
+      if (SUMMED.includes(field)) merged[field] = values.reduce((a, b) => a + b, 0);
+      else if (LARGEST.includes(field)) merged[field] = Math.max(...values);
+      else merged[field] = median(values);
+    }
+    return merged;
+  });
+}
+const results = mergeRounds(
+  read(args.results)
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line)),
+);
+const rounds = Number(args.rounds ?? 1);
 const status = read(args.status)
   .split('\n')
   .filter((line) => line.trim())
@@ -110,6 +149,13 @@ sections.push(
       ]),
     ),
   ]),
+  'At one connection the host once paid two sendmsg per event where the bare client pays ' +
+    'one: it started a stream’s next read before running the event’s handler inline, and gRPC ' +
+    '1.51 then wrote the answer and the read’s flow-control update (WINDOW_UPDATE) separately. ' +
+    'The read now starts when the handler returns, or at once when the handler blocks and ' +
+    'polling passes to another thread (docs/ARCHITECTURE.md#inline-handlers). Measured outside ' +
+    'this run (2026-12-03, three interleaved rounds, one write per event): host CPU 30.4 → 24.7 ' +
+    'µs per event against the bare client’s 23.7, p50 43.5 → 39.5 µs against its 39.1.',
 );
 
 // ---- the floor under every contender
@@ -192,13 +238,24 @@ sections.push(
     ]),
   ),
   '**What bounds the host here, and the two membranes.** Measured outside this run ' +
-    '(2026-12-03, quiet machine, `perf record` on the host at 500 clients): libgrpc 37 % of the ' +
-    'host’s CPU, the kernel 32 %, glibc malloc and free 19 %, the host’s own code 3 %. So a ' +
-    'delivery costs what one unary gRPC call costs plus the host’s deadline and metadata on it; ' +
-    'the ceiling makes the same calls without those and without the KV scan. Two host changes ' +
-    'took the malloc share down: the pipelined sends of one handler sleep at their bound of 64 ' +
-    'until half completed instead of waking per completion (41.0 → 37.8 µs at 500 clients), and ' +
-    'the host keeps 32 MiB free per malloc heap instead of trimming at 128 KiB (38.1 → 32.8 µs). ' +
+    '(2026-12-03, quiet machine, 50 clients, syscall tracepoints on the host): per delivery the ' +
+    'bare client makes 1.06 sendmsg, 0.18 recvmsg, no futex call and 0.05 context switches. The ' +
+    'host made 0.81 sendmsg, 0.40 recvmsg, 1.41 futex calls and 1.09 context switches: ' +
+    'wake-ups between the handler’s thread and the completion-queue thread. Two changes took ' +
+    'most of them away. The KV scan each broadcast starts is read on the completion-queue ' +
+    'thread, which wakes the handler once when the stream has ended, where a synchronous reader ' +
+    'woke it for every key. And the plugin kit’s `Broadcast` waits for its last send first, so ' +
+    'the handler sleeps once for nearly all of its sends instead of waking every few ' +
+    'completions. Afterwards: 0.33 futex calls and 0.36 context switches per delivery; host CPU ' +
+    'per delivery 39.9 → 29.9 µs at 50 clients (ceiling 18.8) and 34.5 → 31.5 µs at 500 (ceiling ' +
+    '26.0), four and three interleaved rounds. What is left is the reads: the handler starts ' +
+    'its sends on a worker while the completion-queue thread reads the answers as they come, ' +
+    '0.74 recvmsg per delivery; the ceiling starts every send on its polling thread, so the ' +
+    'answers pile up meanwhile. Queuing the sends for the polling thread to start (one alarm ' +
+    'per batch) did not change that, since the worker hands them over about as fast as the ' +
+    'poller takes them, and cost 5 %, so it was not kept. Earlier changes: the pipelined sends ' +
+    'sleep at their bound of 64 until half completed (41.0 → 37.8 µs at 500 clients), and the ' +
+    'host keeps 32 MiB free per malloc heap instead of trimming at 128 KiB (38.1 → 32.8 µs). ' +
     'Issue 15’s 70–99 µs were measured on a loaded machine; the independent membrane of its ' +
     '~40 µs (grpc-js) is not in this repository, so that comparison could not be repeated. The ' +
     'same host on the dev membrane before and after it moved to the completion-queue API ' +
@@ -329,7 +386,13 @@ if (args.write) {
       'driver (and, end to end, the dev membrane). On a machine where other sessions are busy ' +
       '(see the load average above) the benchmark gets only its share of the cores — Linux ' +
       'schedules each session as one autogroup, so `nice` does not help — and absolute rates ' +
-      'drop and move by tens of per cent between runs; CPU per event and the ratios move less.',
+      'drop and move by tens of per cent between runs; CPU per event and the ratios move less.' +
+      (rounds > 1
+        ? ` Each dispatch, end-to-end and broadcast figure is the median of ${rounds} rounds, ` +
+          'the contenders taking turns within each configuration (peaks and maxima: the ' +
+          'largest; lost, failed and dropped: the sum over the rounds); the floor and the ' +
+          'reload storm ran once.'
+        : ''),
     '',
     body,
     '',

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Runs every benchmark (bench/README.md), prints a table and rewrites bench/RESULTS.md.
 #
-#   bench/run.sh            full run (about 3 minutes on 2 cores after the build), rewrites RESULTS.md
+#   bench/run.sh            full run (about 12 minutes on 2 cores after the build), rewrites RESULTS.md
 #   bench/run.sh --smoke    each benchmark for a second or two, nothing written;
 #                           exits non-zero only if a benchmark failed to run
 #   --no-build              use what BUILD_DIR (default: build) already holds
 #
 # Contenders run one after the other in the same run: nitric-host with a plugin,
 # the Node SDK (@nitric/sdk 1.2.2, bench/node), and for dispatch a bare C++
-# gRPC client (the ceiling). Raw results and every process's log go to
-# $BUILD_DIR/bench/run-<mode>/.
+# gRPC client (the ceiling). A full run measures each dispatch, end-to-end and
+# broadcast configuration ROUNDS times (default 3), the contenders taking turns,
+# and reports each figure's median: on a shared machine one run of a contender
+# can land in a slow moment and move a ratio by a third. Raw results and every
+# process's log go to $BUILD_DIR/bench/run-<mode>/.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,11 +42,14 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 if [[ $MODE = smoke ]]; then
   WARMUP=0.5 DURATION=1 STORM=2 BROADCAST_DURATION=2
   DISPATCH_N="1 100" E2E_N="1 50" BROADCAST_N="50"
+  ROUNDS=1
 else
   # Node's JIT needs a couple of seconds before its figures settle.
   WARMUP=2 DURATION=5 STORM=10 BROADCAST_DURATION=8
   DISPATCH_N="1 100" E2E_N="1 50" BROADCAST_N="50 500"
+  ROUNDS=${ROUNDS:-3}
 fi
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: ROUNDS must be a positive integer" >&2; exit 2; }
 
 # ---- the driver running now is killed with us ----------------------------
 CURRENT=
@@ -135,6 +141,7 @@ for writes in each batched; do
 bench=dispatch
 [[ $writes = batched ]] && bench=dispatch-batched
 for n in $DISPATCH_N; do
+  for round in $(seq "$ROUNDS"); do
   for contender in ceiling node host; do
     case $contender in
       ceiling) missing=$(need "$BIN/nitric-bench-ceiling"); cmd=("$BIN/nitric-bench-ceiling") ;;
@@ -149,7 +156,8 @@ for n in $DISPATCH_N; do
     fi
     run_driver "$bench" "$contender" "$n" "$DISPATCH" --name "$contender" --connections "$n" \
       --writes "$writes" --warmup "$WARMUP" --duration "$DURATION" --json "$RESULTS" \
-      --log "$OUT/$bench-$contender-$n.log" -- "${cmd[@]}"
+      --log "$OUT/$bench-$contender-$n-r$round.log" -- "${cmd[@]}"
+  done
   done
 done
 done
@@ -172,8 +180,9 @@ fi
 
 # ---- 2. end to end and 3. broadcast: through the dev gateway --------------
 e2e_round() {  # e2e_round <bench> <mode> <plugin.so> <node app> <N list> <seconds> <drain> [contenders]
-  local bench=$1 mode=$2 plugin=$3 app=$4 seconds=$6 drain=$7 n contender missing
+  local bench=$1 mode=$2 plugin=$3 app=$4 seconds=$6 drain=$7 n round contender missing
   for n in $5; do
+    for round in $(seq "$ROUNDS"); do
     for contender in ${8:-node host}; do
       if [[ $contender = host ]]; then
         missing=$(need "$MEMBRANE" "$HOST" "$plugin")
@@ -193,8 +202,9 @@ e2e_round() {  # e2e_round <bench> <mode> <plugin.so> <node app> <N list> <secon
       run_driver "$bench" "$contender" "$n" "$E2E" --mode "$mode" --name "$contender" \
         --clients "$n" --membrane "$MEMBRANE" --warmup "$WARMUP" --duration "$seconds" \
         --drain "$drain" --startup-timeout 60 --json "$RESULTS" \
-        --log-prefix "$OUT/$bench-$contender-$n-" \
+        --log-prefix "$OUT/$bench-$contender-$n-r$round-" \
         -- "${cmd[@]}"
+    done
     done
   done
 }
@@ -216,7 +226,7 @@ e2e_round broadcast broadcast "$BUILD_DIR/plugins/broadcast.so" broadcast-app.mj
   echo "load average (1, 5, 15 min) before the run: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/machine.txt" 2>/dev/null
 REPORT_ARGS=(--results "$RESULTS" --status "$STATUS" --machine "$OUT/machine.txt" --mode "$MODE"
-  --command "$COMMAND")
+  --command "$COMMAND" --rounds "$ROUNDS")
 [[ $MODE = full ]] && REPORT_ARGS+=(--write "$ROOT/bench/RESULTS.md")
 node "$ROOT/bench/report.mjs" "${REPORT_ARGS[@]}"
 report_rc=$?
