@@ -40,14 +40,15 @@ class Poller {
   // True while `turn` is the one polling.
   virtual bool Polling(const void* turn) const = 0;
   // If `turn` is still the one polling, passes polling to another thread.
-  // From any thread; `turn` keeps running what it runs. Runs the work
-  // deferred on `turn`, if any, once the turn has passed on.
+  // From any thread; `turn` keeps running what it runs. First runs the work
+  // deferred on `turn`, if any (it must not block).
   virtual void HandOff(const void* turn) = 0;
 
   // Puts `work` off until the thread serving `turn` takes it back
   // (TakeDeferred, when its completion is done) or the turn is handed off,
   // whichever comes first; runs it at once if `turn` is no longer polling.
-  // One piece of work per turn. From the thread serving `turn` only.
+  // One piece of work per turn, which must not block. From the thread
+  // serving `turn` only.
   // EventStream defers its next read this way while an inline handler runs
   // (docs/ARCHITECTURE.md#inline-handlers). A poller that does not hand
   // off runs it at once.

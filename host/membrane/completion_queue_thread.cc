@@ -53,27 +53,29 @@ void CompletionQueueThread::Shutdown() {
 }
 
 void CompletionQueueThread::HandOff(const void* turn) {
-  std::shared_ptr<Deferred> deferred;
-  {
-    std::lock_guard lock(mu_);
-    if (active_.load(std::memory_order_relaxed) != turn || drained_) return;
-    deferred = std::move(ThreadOf(turn)->deferred);
-    if (waiting_ > 0) {
-      // No thread named: the first to look takes the turn (Run), the woken
-      // standby or the thread giving it away, if its completion returns first.
-      active_.store(nullptr, std::memory_order_release);
-      standby_.notify_one();
-    } else {
-      try {
-        StartThreadLocked();
-      } catch (const std::system_error& e) {
-        // Polling stays with the blocked thread: its other streams wait until
-        // the handler returns, as they would without hand-off.
-        spdlog::error("completion queue: cannot start another polling thread ({})", e.what());
-      }
-    }
+  std::lock_guard lock(mu_);
+  if (active_.load(std::memory_order_relaxed) != turn || drained_) return;
+  // The deferred work first (an operation's start: never completes inline,
+  // so safe under mu_), before the turn passes: the next polling thread takes
+  // mu_ before it polls, so whatever the work wrote is ordered before that
+  // thread handles its completion, as ThreadSanitizer can see.
+  if (std::shared_ptr<Deferred> deferred = std::move(ThreadOf(turn)->deferred)) {
+    deferred->RunDeferred();
   }
-  if (deferred) deferred->RunDeferred();
+  if (waiting_ > 0) {
+    // No thread named: the first to look takes the turn (Run), the woken
+    // standby or the thread giving it away, if its completion returns first.
+    active_.store(nullptr, std::memory_order_release);
+    standby_.notify_one();
+    return;
+  }
+  try {
+    StartThreadLocked();
+  } catch (const std::system_error& e) {
+    // Polling stays with the blocked thread: its other streams wait until
+    // the handler returns, as they would without hand-off.
+    spdlog::error("completion queue: cannot start another polling thread ({})", e.what());
+  }
 }
 
 void CompletionQueueThread::Defer(const void* turn, std::shared_ptr<Deferred> work) {
