@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark (bench/README.md), prints a table and rewrites bench/RESULTS.md.
 #
-#   bench/run.sh            full run (about 12 minutes on 2 cores after the build), rewrites RESULTS.md
+#   bench/run.sh            full run (about 10 minutes on 2 cores after the build), rewrites RESULTS.md
 #   bench/run.sh --smoke    each benchmark for a second or two, nothing written;
 #                           exits non-zero only if a benchmark failed to run
 #   --no-build              use what BUILD_DIR (default: build) already holds

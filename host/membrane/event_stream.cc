@@ -191,8 +191,11 @@ void EventStream::OnReadDone(bool ok) {
       const auto took =
           std::chrono::duration_cast<std::chrono::microseconds>(dispatcher_->RunInline(run_here))
               .count();
-      if (std::shared_ptr<Deferred> read = turn.poller->TakeDeferred(turn.turn))
-        read->RunDeferred();
+      if (read_on) {
+        if (std::shared_ptr<Deferred> read = turn.poller->TakeDeferred(turn.turn)) {
+          read->RunDeferred();
+        }
+      }
       // Several slow runs in a row, not one: on a busy machine a short
       // handler is sometimes preempted.
       const uint32_t slow = keep->inline_slow_runs_.load(std::memory_order_relaxed);
