@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark (bench/README.md), prints a table and rewrites bench/RESULTS.md.
 #
-#   bench/run.sh            full run (about 10 minutes on 2 cores after the build), rewrites RESULTS.md
+#   bench/run.sh            full run (about 15 minutes on 2 cores after the build), rewrites RESULTS.md
 #   bench/run.sh --smoke    each benchmark for a second or two, nothing written;
 #                           exits non-zero only if a benchmark failed to run
 #   --no-build              use what BUILD_DIR (default: build) already holds
@@ -13,6 +13,13 @@
 # and reports each figure's median: on a shared machine one run of a contender
 # can land in a slow moment and move a ratio by a third. Raw results and every
 # process's log go to $BUILD_DIR/bench/run-<mode>/.
+#
+# BASELINE=<commit> (default 511977b, main when issue 15 was filed): a full
+# run also builds that commit's nitric-host and broadcast plugin (from
+# `git archive`, into $BUILD_DIR/bench/baseline-<commit>/, once) and runs the
+# broadcast with it beside today's host, so that "halved since then" is a
+# ratio within one run rather than against a figure taken on another day.
+# BASELINE= (empty) leaves it out.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,7 +32,7 @@ for arg in "$@"; do
   case $arg in
     --smoke) MODE=smoke ;;
     --no-build) BUILD=0 ;;
-    -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "run.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -49,6 +56,8 @@ else
   DISPATCH_N="1 100" E2E_N="1 50" BROADCAST_N="50 500"
   ROUNDS=${ROUNDS:-3}
 fi
+BASELINE=${BASELINE-511977b}
+[[ $MODE = smoke ]] && BASELINE=
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: ROUNDS must be a positive integer" >&2; exit 2; }
 
 # ---- the driver running now is killed with us ----------------------------
@@ -96,6 +105,34 @@ if [[ $BUILD = 1 ]]; then
     cmake --build "$BUILD_DIR" -j2 --target "$target" >>"$OUT/build.log" 2>&1 ||
       note "run.sh: target $target did not build (see $OUT/build.log); its benchmarks are not run"
   done
+fi
+
+# ---- the baseline host (BASELINE) ---------------------------------------
+# build_baseline: sets BASE_HOST, BASE_PLUGIN and BASE_LABEL, or BASE_MISSING
+# to why not.
+BASE_HOST='' BASE_PLUGIN='' BASE_LABEL='' BASE_MISSING=''
+build_baseline() {
+  local sha dir
+  sha=$(git -C "$ROOT" rev-parse --short=7 --verify -q "$BASELINE^{commit}") ||
+    { BASE_MISSING="commit $BASELINE not in $ROOT's git history"; return; }
+  dir=$BUILD_DIR/bench/baseline-$sha
+  BASE_LABEL="host at $sha"
+  if [[ ! -x $dir/build/bin/nitric-host || ! -f $dir/build/plugins/broadcast.so ]]; then
+    [[ $BUILD = 1 ]] || { BASE_MISSING="not built yet (--no-build)"; return; }
+    note "== baseline: building nitric-host and broadcast.so at $sha (once; a few minutes)"
+    rm -rf "$dir" && mkdir -p "$dir/src" &&
+      git -C "$ROOT" archive "$sha" | tar -x -C "$dir/src" &&
+      cmake -S "$dir/src" -B "$dir/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+        -DNITRIC_BUILD_TESTS=OFF -DNITRIC_BUILD_RUST_EXAMPLE=OFF >"$OUT/baseline-build.log" 2>&1 &&
+      cmake --build "$dir/build" -j2 --target nitric-host broadcast >>"$OUT/baseline-build.log" 2>&1 ||
+      { BASE_MISSING="the build at $sha failed (see $OUT/baseline-build.log)"; return; }
+  fi
+  BASE_HOST=$dir/build/bin/nitric-host
+  BASE_PLUGIN=$dir/build/plugins/broadcast.so
+}
+if [[ -n $BASELINE ]]; then
+  build_baseline
+  [[ -n $BASE_MISSING ]] && note "run.sh: no baseline host: $BASE_MISSING"
 fi
 
 NODE_DIR=$ROOT/bench/node
@@ -187,6 +224,10 @@ e2e_round() {  # e2e_round <bench> <mode> <plugin.so> <node app> <N list> <secon
       if [[ $contender = host ]]; then
         missing=$(need "$MEMBRANE" "$HOST" "$plugin")
         [[ -z $missing ]] && cmd=("$HOST" --plugins "$(plugins_dir "$bench" "$plugin")")
+      elif [[ $contender = baseline ]]; then
+        missing=$BASE_MISSING
+        [[ -z $missing ]] && missing=$(need "$MEMBRANE" "$BASE_HOST" "$BASE_PLUGIN")
+        [[ -z $missing ]] && cmd=("$BASE_HOST" --plugins "$(plugins_dir "$bench-baseline" "$BASE_PLUGIN")")
       elif [[ $contender = ceiling ]]; then
         missing=$(need "$MEMBRANE" "$BIN/nitric-bench-ceiling")
         cmd=("$BIN/nitric-bench-ceiling" --broadcast)
@@ -212,9 +253,10 @@ note "== end to end: websocket clients -> dev gateway -> echo (one message in fl
 e2e_round e2e echo "$BUILD_DIR/plugins/echo.so" echo-app.mjs "$E2E_N" "$DURATION" 3
 note "== broadcast: the seed's chat; 10 clients send, every client receives"
 # The ceiling (nitric-bench-ceiling --broadcast): the chat with nothing but
-# gRPC, connection ids in memory, every send on one completion queue.
+# gRPC, connection ids in memory, every send on one completion queue. The
+# baseline: the host and plugin at BASELINE, on today's membrane and driver.
 e2e_round broadcast broadcast "$BUILD_DIR/plugins/broadcast.so" broadcast-app.mjs \
-  "$BROADCAST_N" "$BROADCAST_DURATION" 15 "node host ceiling"
+  "$BROADCAST_N" "$BROADCAST_DURATION" 15 "node host ${BASELINE:+baseline }ceiling"
 
 # ---- report ---------------------------------------------------------------
 {
@@ -227,6 +269,7 @@ e2e_round broadcast broadcast "$BUILD_DIR/plugins/broadcast.so" broadcast-app.mj
 } >"$OUT/machine.txt" 2>/dev/null
 REPORT_ARGS=(--results "$RESULTS" --status "$STATUS" --machine "$OUT/machine.txt" --mode "$MODE"
   --command "$COMMAND" --rounds "$ROUNDS")
+[[ -n $BASE_LABEL ]] && REPORT_ARGS+=(--baseline "$BASE_LABEL")
 [[ $MODE = full ]] && REPORT_ARGS+=(--write "$ROOT/bench/RESULTS.md")
 node "$ROOT/bench/report.mjs" "${REPORT_ARGS[@]}"
 report_rc=$?
