@@ -219,6 +219,8 @@ class HostApp {
     sources.membrane_reconnects = [this] {
       return session_->counters().reconnects.load(std::memory_order_relaxed);
     };
+    sources.inline_runs = [this] { return dispatcher_->stats().inline_runs; };
+    sources.polling_hand_offs = [this] { return grpc_queue_.hand_offs(); };
     metrics_.SetSources(std::move(sources));
     admin_context_.config = &config_;
     admin_context_.membrane_address = address;

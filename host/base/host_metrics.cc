@@ -129,6 +129,24 @@ HostMetrics::HostMetrics(std::string version)
         writer.Sample("nitric_host_workers", {{"state", "idle"}},
                       static_cast<double>(workers.second));
       });
+  registry_.AddCallback(
+      "nitric_host_inline_runs_total",
+      "Events whose handlers ran on the thread that read them (host.inline_handlers) "
+      "instead of being handed to a worker.",
+      metrics::Type::kCounter, [this](metrics::TextWriter& writer) {
+        Sources sources = CopySources();
+        const uint64_t n = sources.inline_runs ? sources.inline_runs() : 0;
+        writer.Sample("nitric_host_inline_runs_total", metrics::Labels{}, n);
+      });
+  registry_.AddCallback(
+      "nitric_host_polling_hand_offs_total",
+      "Times a handler running on the polling thread was about to block (a KV call, a wait for "
+      "its sends) or ran past a watch tick, and polling passed to another thread.",
+      metrics::Type::kCounter, [this](metrics::TextWriter& writer) {
+        Sources sources = CopySources();
+        const uint64_t n = sources.polling_hand_offs ? sources.polling_hand_offs() : 0;
+        writer.Sample("nitric_host_polling_hand_offs_total", metrics::Labels{}, n);
+      });
   registry_.AddCallback("nitric_host_connections",
                         "Client connections the host accepted and has not yet seen disconnect, "
                         "by socket.",

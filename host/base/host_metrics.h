@@ -11,6 +11,8 @@
 //   nitric_host_kv_calls_total{store,op,outcome}          counter
 //   nitric_host_events_in_flight                          gauge (scrape time)
 //   nitric_host_workers{state}                            gauge (scrape time)
+//   nitric_host_inline_runs_total                         counter (scrape time)
+//   nitric_host_polling_hand_offs_total                   counter (scrape time)
 //   nitric_host_connections{socket}                       gauge (scrape time)
 //   nitric_host_reloads_total{result}                     counter
 //   nitric_host_generation                                gauge
@@ -105,6 +107,9 @@ class HostMetrics {
     std::function<PluginStates()> plugin_states;
     std::function<bool()> membrane_up;
     std::function<uint64_t()> membrane_reconnects;
+    // Events run on the polling thread; times polling passed on.
+    std::function<uint64_t()> inline_runs;
+    std::function<uint64_t()> polling_hand_offs;
   };
 
   // `version`: the host's (NITRIC_HOST_VERSION); the ABI is plugin.h's.

@@ -67,10 +67,12 @@ void CompletionQueueThread::HandOff(const void* turn) {
     // standby or the thread giving it away, if its completion returns first.
     active_.store(nullptr, std::memory_order_release);
     standby_.notify_one();
+    hand_offs_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   try {
     StartThreadLocked();
+    hand_offs_.fetch_add(1, std::memory_order_relaxed);
   } catch (const std::system_error& e) {
     // Polling stays with the blocked thread: its other streams wait until
     // the handler returns, as they would without hand-off.

@@ -30,6 +30,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -92,6 +93,8 @@ class CompletionQueueThread final : public Poller {
 
   // Threads that have polled (1 until the first hand-off).
   int threads() const;
+  // Times HandOff passed polling on (nitric_host_polling_hand_offs_total).
+  uint64_t hand_offs() const { return hand_offs_.load(std::memory_order_relaxed); }
 
  private:
   struct Thread {
@@ -119,6 +122,7 @@ class CompletionQueueThread final : public Poller {
   int waiting_ = 0;                  // threads waiting on standby_
   bool drained_ = false;             // cq_ returned its last completion
   bool shut_down_ = false;
+  std::atomic<uint64_t> hand_offs_{0};
 };
 
 }  // namespace nitric::host

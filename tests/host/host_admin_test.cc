@@ -277,6 +277,8 @@ TEST_F(AdminTest, MetricsPassPromtoolAndCarryEveryContractName) {
            "# TYPE nitric_host_kv_calls_total counter",
            "# TYPE nitric_host_events_in_flight gauge",
            "# TYPE nitric_host_workers gauge",
+           "# TYPE nitric_host_inline_runs_total counter",
+           "# TYPE nitric_host_polling_hand_offs_total counter",
            "# TYPE nitric_host_connections gauge",
            "# TYPE nitric_host_reloads_total counter",
            "# TYPE nitric_host_generation gauge",
@@ -361,6 +363,47 @@ TEST_F(AdminTest, CountsEachOutcomeConnectionsAndHandlerTimeouts) {
   EXPECT_EQ(Sample(text, R"(nitric_host_event_duration_seconds_count{socket="ctest",)"
                          R"(event="message"})"),
             2);
+}
+
+TEST_F(AdminTest, CountsInlineRunsAndTheirHandOffs) {
+  ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
+  ASSERT_NO_FATAL_FAILURE(StartWithAdmin());  // host.inline_handlers is on by default
+  {
+    auto client = Connect("ctest");
+    ASSERT_TRUE(client);
+    ASSERT_TRUE(client->SendText("kv:set:k:{\"v\":1}"));
+    ASSERT_TRUE(client->Receive());
+  }
+  ASSERT_TRUE(
+      MetricBecomes(R"(nitric_host_events_total{socket="ctest",event="message",outcome="ok"})", 1));
+  const std::string text = Metrics();
+  const std::optional<double> inline_runs = Sample(text, "nitric_host_inline_runs_total");
+  const std::optional<double> hand_offs = Sample(text, "nitric_host_polling_hand_offs_total");
+  ASSERT_TRUE(inline_runs && hand_offs) << text;
+  // The connect is the stream's first event, so it runs where it was read;
+  // the message's handler calls the KV store and waits for its send, each of
+  // which passes polling on first if it runs there. A run hands off once at
+  // most.
+  EXPECT_GE(*inline_runs, 1) << text;
+  EXPECT_GE(*hand_offs, 1) << text;
+  EXPECT_LE(*hand_offs, *inline_runs) << text;
+}
+
+TEST_F(AdminTest, WithoutInlineHandlersNothingRunsOnThePollingThread) {
+  ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
+  UseConfig("[host]\ninline_handlers = false\n");
+  ASSERT_NO_FATAL_FAILURE(StartWithAdmin());
+  {
+    auto client = Connect("ctest");
+    ASSERT_TRUE(client);
+    ASSERT_TRUE(client->SendText("kv:set:k:{\"v\":1}"));
+    ASSERT_TRUE(client->Receive());
+  }
+  ASSERT_TRUE(
+      MetricBecomes(R"(nitric_host_events_total{socket="ctest",event="message",outcome="ok"})", 1));
+  const std::string text = Metrics();
+  EXPECT_EQ(Sample(text, "nitric_host_inline_runs_total"), 0) << text;
+  EXPECT_EQ(Sample(text, "nitric_host_polling_hand_offs_total"), 0) << text;
 }
 
 TEST_F(AdminTest, ReadyzFollowsTheMembrane) {
