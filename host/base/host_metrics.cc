@@ -129,24 +129,15 @@ HostMetrics::HostMetrics(std::string version)
         writer.Sample("nitric_host_workers", {{"state", "idle"}},
                       static_cast<double>(workers.second));
       });
-  registry_.AddCallback(
-      "nitric_host_inline_runs_total",
-      "Events whose handlers ran on the thread that read them (host.inline_handlers) "
-      "instead of being handed to a worker.",
-      metrics::Type::kCounter, [this](metrics::TextWriter& writer) {
-        Sources sources = CopySources();
-        const uint64_t n = sources.inline_runs ? sources.inline_runs() : 0;
-        writer.Sample("nitric_host_inline_runs_total", metrics::Labels{}, n);
-      });
-  registry_.AddCallback(
+  AddSourcedCounter("nitric_host_inline_runs_total",
+                    "Events whose handlers ran on the thread that read them (host.inline_handlers) "
+                    "instead of being handed to a worker.",
+                    &Sources::inline_runs);
+  AddSourcedCounter(
       "nitric_host_polling_hand_offs_total",
       "Times a handler running on the polling thread was about to block (a KV call, a wait for "
       "its sends) or ran past a watch tick, and polling passed to another thread.",
-      metrics::Type::kCounter, [this](metrics::TextWriter& writer) {
-        Sources sources = CopySources();
-        const uint64_t n = sources.polling_hand_offs ? sources.polling_hand_offs() : 0;
-        writer.Sample("nitric_host_polling_hand_offs_total", metrics::Labels{}, n);
-      });
+      &Sources::polling_hand_offs);
   registry_.AddCallback("nitric_host_connections",
                         "Client connections the host accepted and has not yet seen disconnect, "
                         "by socket.",
@@ -190,15 +181,10 @@ HostMetrics::HostMetrics(std::string version)
                           writer.Sample("nitric_host_membrane_up", metrics::Labels{},
                                         up ? 1.0 : 0.0);
                         });
-  registry_.AddCallback(
-      "nitric_host_membrane_reconnects_total",
-      "Times the membrane ended registered streams (it went away or "
-      "restarted) and the host declared and registered again.",
-      metrics::Type::kCounter, [this](metrics::TextWriter& writer) {
-        Sources sources = CopySources();
-        const uint64_t n = sources.membrane_reconnects ? sources.membrane_reconnects() : 0;
-        writer.Sample("nitric_host_membrane_reconnects_total", metrics::Labels{}, n);
-      });
+  AddSourcedCounter("nitric_host_membrane_reconnects_total",
+                    "Times the membrane ended registered streams (it went away or "
+                    "restarted) and the host declared and registered again.",
+                    &Sources::membrane_reconnects);
   const std::string abi = std::to_string(NITRIC_ABI_MAJOR) + "." + std::to_string(NITRIC_ABI_MINOR);
   registry_.AddCallback(
       "nitric_host_build_info", "1, labelled with the host's version and its plugin ABI.",
@@ -233,6 +219,15 @@ HostMetrics::Sources HostMetrics::CopySources() const {
   // Socket() with their own locks held.
   std::lock_guard lock(mu_);
   return sources_;
+}
+
+void HostMetrics::AddSourcedCounter(const char* name, const char* help,
+                                    std::function<uint64_t()> Sources::*read) {
+  registry_.AddCallback(name, help, metrics::Type::kCounter,
+                        [this, name, read](metrics::TextWriter& writer) {
+                          const std::function<uint64_t()> source = CopySources().*read;
+                          writer.Sample(name, metrics::Labels{}, source ? source() : uint64_t{0});
+                        });
 }
 
 const SocketMetrics& HostMetrics::Socket(std::string_view socket) {

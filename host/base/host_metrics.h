@@ -149,6 +149,10 @@ class HostMetrics {
   struct KvCounters;
 
   Sources CopySources() const;
+  // A counter without labels whose value a Sources member reads at scrape
+  // time (0 while it is unset).
+  void AddSourcedCounter(const char* name, const char* help,
+                         std::function<uint64_t()> Sources::*read);
   void WriteConnections(metrics::TextWriter& writer) const;
 
   mutable metrics::Registry registry_;

@@ -200,6 +200,22 @@ class AdminTest : public HostTest {
     return Eventually([&] { return Sample(Metrics(), series) == value; });
   }
 
+  // Connects to ctest, sends one message whose handler sets a KV key and
+  // sends the reply, and waits until that message is counted as answered.
+  // Use with ASSERT_NO_FATAL_FAILURE.
+  void SendOneKvMessage() {
+    {
+      auto client = Connect("ctest");
+      ASSERT_TRUE(client);
+      ASSERT_TRUE(client->SendText("kv:set:k:{\"v\":1}"));
+      ASSERT_TRUE(client->Receive());
+    }
+    // The reply can reach the client before its handler has returned: the
+    // message's answer is counted last (after its send and handler duration).
+    ASSERT_TRUE(MetricBecomes(
+        R"(nitric_host_events_total{socket="ctest",event="message",outcome="ok"})", 1));
+  }
+
   std::string admin_;
 };
 
@@ -250,17 +266,8 @@ TEST_F(AdminTest, PrometheusScrapesTheEventCounterAndPluginInfo) {
 TEST_F(AdminTest, MetricsPassPromtoolAndCarryEveryContractName) {
   ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
   ASSERT_NO_FATAL_FAILURE(StartWithAdmin());
-  {
-    // Some traffic first, so the labelled families have series.
-    auto client = Connect("ctest");
-    ASSERT_TRUE(client);
-    ASSERT_TRUE(client->SendText("kv:set:k:{\"v\":1}"));
-    ASSERT_TRUE(client->Receive());
-  }
-  // The reply can reach the client before its handler has returned: the
-  // message's answer is counted last (after its send and handler duration).
-  ASSERT_TRUE(
-      MetricBecomes(R"(nitric_host_events_total{socket="ctest",event="message",outcome="ok"})", 1));
+  // Some traffic first, so the labelled families have series.
+  ASSERT_NO_FATAL_FAILURE(SendOneKvMessage());
   const std::string text = Metrics();
   TempDir dir;
   const std::filesystem::path file = dir.path() / "metrics.txt";
@@ -368,14 +375,7 @@ TEST_F(AdminTest, CountsEachOutcomeConnectionsAndHandlerTimeouts) {
 TEST_F(AdminTest, CountsInlineRunsAndTheirHandOffs) {
   ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
   ASSERT_NO_FATAL_FAILURE(StartWithAdmin());  // host.inline_handlers is on by default
-  {
-    auto client = Connect("ctest");
-    ASSERT_TRUE(client);
-    ASSERT_TRUE(client->SendText("kv:set:k:{\"v\":1}"));
-    ASSERT_TRUE(client->Receive());
-  }
-  ASSERT_TRUE(
-      MetricBecomes(R"(nitric_host_events_total{socket="ctest",event="message",outcome="ok"})", 1));
+  ASSERT_NO_FATAL_FAILURE(SendOneKvMessage());
   const std::string text = Metrics();
   const std::optional<double> inline_runs = Sample(text, "nitric_host_inline_runs_total");
   const std::optional<double> hand_offs = Sample(text, "nitric_host_polling_hand_offs_total");
@@ -393,14 +393,7 @@ TEST_F(AdminTest, WithoutInlineHandlersNothingRunsOnThePollingThread) {
   ASSERT_NO_FATAL_FAILURE(AddPlugin(TestPlugin("ctest")));
   UseConfig("[host]\ninline_handlers = false\n");
   ASSERT_NO_FATAL_FAILURE(StartWithAdmin());
-  {
-    auto client = Connect("ctest");
-    ASSERT_TRUE(client);
-    ASSERT_TRUE(client->SendText("kv:set:k:{\"v\":1}"));
-    ASSERT_TRUE(client->Receive());
-  }
-  ASSERT_TRUE(
-      MetricBecomes(R"(nitric_host_events_total{socket="ctest",event="message",outcome="ok"})", 1));
+  ASSERT_NO_FATAL_FAILURE(SendOneKvMessage());
   const std::string text = Metrics();
   EXPECT_EQ(Sample(text, "nitric_host_inline_runs_total"), 0) << text;
   EXPECT_EQ(Sample(text, "nitric_host_polling_hand_offs_total"), 0) << text;
